@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { UserError, UsageError } from '@herd/sys';
+import { commands } from './commands/index.js';
+import { parseCommandArgs } from './command.js';
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'herd: Kubernetes clusters as cattle, declared in Git.',
+    '',
+    'Usage: herd COMMAND [ARGS]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `herd COMMAND --help` for a command\'s flags.',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(help() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new UsageError(`unknown command "${name}"\n\n${help()}`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
+    return 0;
+  }
+  const { values, positionals } = parseCommandArgs(command, rest);
+  return command.run({ values, positionals, stdout: process.stdout, stderr: process.stderr });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    if (error instanceof UserError) {
+      process.stderr.write(`herd: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      const e = error as Error;
+      process.stderr.write(`herd: internal error: ${e?.message ?? String(error)}\n`);
+      if (process.env.HERD_DEBUG) process.stderr.write(`${e?.stack}\n`);
+      else process.stderr.write('(set HERD_DEBUG=1 to see the stack trace)\n');
+      process.exitCode = 70;
+    }
+  },
+);

@@ -1,0 +1,10 @@
+// Original file: proto/herd/v1/admin.proto
+
+
+export interface GetStatusRequest {
+  'cluster'?: (string);
+}
+
+export interface GetStatusRequest__Output {
+  'cluster': (string);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs the test suite: every test/**/*.test.ts (Node's runner does not expand globs),
+// TypeScript through tsx, packages from their built dist/ (npm test builds first).
+// Usage: node scripts/run-tests.mjs [PATH_PREFIX ...]   e.g. test/api
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const filters = process.argv.slice(2).map((p) => relative(root, resolve(p)));
+const files = readdirSync(join(root, 'test'), { recursive: true })
+  .map((f) => join('test', String(f)))
+  .filter((f) => f.endsWith('.test.ts'))
+  .filter((f) => filters.length === 0 || filters.some((p) => f.startsWith(p)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(' ') || 'test/'}`);
+  process.exit(1);
+}
+const build = spawnSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(run.status ?? 1);

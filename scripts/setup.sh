@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes this machine ready to build, test and run herd, and changes nothing when it already is:
+# Debian packages from scripts/host-packages.txt (as root, through apt-get), npm packages
+# (npm ci, only when package-lock.json changed since the last install), then the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+while read -r pkg _; do
+  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done < scripts/host-packages.txt
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: these Debian packages are missing and installing them needs root: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+stamp=node_modules/.herd-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+  echo "setup: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+  echo "$want" > "$stamp"
+fi
+npx tsc -b >&2
