@@ -508,6 +508,10 @@ export const descriptor = {
                 "heldGeneration": {
                   "type": "int64",
                   "id": 4
+                },
+                "nodeName": {
+                  "type": "string",
+                  "id": 5
                 }
               }
             },

@@ -8,6 +8,7 @@ export interface Hello {
   'agentVersion'?: (string);
   'facts'?: (_herd_v1_Facts | null);
   'heldGeneration'?: (number | string | Long);
+  'nodeName'?: (string);
 }
 
 export interface Hello__Output {
@@ -15,4 +16,5 @@ export interface Hello__Output {
   'agentVersion': (string);
   'facts': (_herd_v1_Facts__Output | null);
   'heldGeneration': (number);
+  'nodeName': (string);
 }
