@@ -3,7 +3,7 @@
  * The CLI prints its message without a stack trace and exits with `exitCode`.
  */
 export class UserError extends Error {
-  override readonly name = 'UserError';
+  override name = 'UserError';
   constructor(message: string, readonly exitCode = 1) {
     super(message);
   }

@@ -4,3 +4,4 @@ export * from './files.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './duration.js';
+export * from './paths.js';

@@ -1,0 +1,150 @@
+/**
+ * Turns the files of a herd repository into validated, resolved clusters, or into errors
+ * that say file, line and field. Pure: the caller (the Git source, a test) supplies the files.
+ */
+import { posix } from 'node:path';
+import { SourceDocument, type SpecError } from './document.js';
+import { mergeLayers } from './merge.js';
+import { clusterRules } from './rules.js';
+import { API_VERSION, ClusterSpec, KINDS, type Cluster, type Kind, type Profile } from './schema.js';
+import { describe, isPlainObject, validate, type Issue, type PathSegment } from './validate.js';
+
+export interface RepositoryFile {
+  /** Path relative to the repository root, with forward slashes. */
+  path: string;
+  text: string;
+}
+
+export interface ResolvedCluster {
+  /** The cluster's file, and its profile's when it has one. */
+  file: string;
+  profileFile?: string;
+  /** Profile and every default applied. */
+  cluster: Cluster;
+}
+
+export interface Repository {
+  /** Clusters without errors, by name. */
+  clusters: ResolvedCluster[];
+  profiles: { file: string; profile: Profile }[];
+  /** Every problem found, in file order. Empty means the repository is valid. */
+  errors: SpecError[];
+}
+
+const DIRECTORY_OF: Record<Kind, string> = { Cluster: 'clusters', Profile: 'profiles' };
+
+/** Files herd reads: YAML below clusters/ and profiles/. Everything else in the repository is left alone. */
+export function isSpecFile(path: string): boolean {
+  return /^(clusters|profiles)\/.+\.ya?ml$/.test(path);
+}
+
+interface Parsed { document: SourceDocument; kind: Kind; name: string }
+
+export function loadRepository(files: readonly RepositoryFile[]): Repository {
+  const errors: SpecError[] = [];
+  const parsed: Parsed[] = [];
+  const broken = new Set<string>();
+
+  for (const file of [...files].filter((f) => isSpecFile(f.path)).sort((a, b) => a.path.localeCompare(b.path))) {
+    const result = SourceDocument.parse(file.path, file.text);
+    errors.push(...result.errors);
+    if (!result.document) continue;
+    const header = checkHeader(result.document);
+    if (header.issues.length) {
+      errors.push(...header.issues.map((i) => result.document!.error(i)));
+      continue;
+    }
+    const kind = header.kind!;
+    const layer = validate(KINDS[kind], result.document.value, 'layer', 'spec');
+    const issues = [...layer.issues, ...nameMatchesFile(result.document)];
+    const name = String((result.document.value as { metadata?: { name?: unknown } }).metadata?.name ?? '');
+    if (issues.length) {
+      errors.push(...issues.map((i) => result.document!.error(i)));
+      broken.add(`${kind}/${name}`);
+    }
+    parsed.push({ document: result.document, kind, name });
+  }
+  errors.push(...duplicateNames(parsed));
+
+  const profiles = new Map(parsed.filter((p) => p.kind === 'Profile').map((p) => [p.name, p]));
+  const clusters: ResolvedCluster[] = [];
+  for (const entry of parsed.filter((p) => p.kind === 'Cluster' && !broken.has(`Cluster/${p.name}`))) {
+    const resolved = resolveCluster(entry, profiles, broken);
+    errors.push(...resolved.errors);
+    if (resolved.cluster) clusters.push(resolved.cluster);
+  }
+
+  return {
+    clusters: errors.length ? clusters.filter((c) => !errors.some((e) => e.file === c.file || e.file === c.profileFile)) : clusters,
+    profiles: [...profiles.values()].filter((p) => !broken.has(`Profile/${p.name}`)).map((p) => ({ file: p.document.file, profile: p.document.value as Profile })),
+    errors: errors.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column),
+  };
+}
+
+function checkHeader(document: SourceDocument): { kind?: Kind; issues: Issue[] } {
+  const value = document.value;
+  if (!isPlainObject(value)) return { issues: [{ path: [], message: `expected a mapping with apiVersion, kind, metadata and spec, found ${describe(value)}` }] };
+  if (value.apiVersion === undefined) return { issues: [{ path: [], message: `missing required field "apiVersion" (expected "${API_VERSION}")` }] };
+  if (value.apiVersion !== API_VERSION) return { issues: [{ path: ['apiVersion'], message: `unsupported apiVersion ${describe(value.apiVersion)}; expected "${API_VERSION}"` }] };
+  if (value.kind === undefined) return { issues: [{ path: [], message: 'missing required field "kind" (Cluster or Profile)' }] };
+  const kind = value.kind as Kind;
+  if (typeof value.kind !== 'string' || !(value.kind in KINDS)) return { issues: [{ path: ['kind'], message: `unknown kind ${describe(value.kind)}; expected Cluster or Profile` }] };
+  const top = document.file.split('/')[0];
+  if (top !== DIRECTORY_OF[kind]) {
+    return { issues: [{ path: ['kind'], message: `a ${kind} belongs in ${DIRECTORY_OF[kind]}/, not in ${top}/` }] };
+  }
+  return { kind, issues: [] };
+}
+
+function nameMatchesFile(document: SourceDocument): Issue[] {
+  const name = (document.value as { metadata?: { name?: unknown } }).metadata?.name;
+  const stem = posix.basename(document.file).replace(/\.ya?ml$/, '');
+  return typeof name === 'string' && name !== stem
+    ? [{ path: ['metadata', 'name'], message: `name "${name}" does not match the file name "${posix.basename(document.file)}"; name the file ${name}.yaml or the object ${stem}` }]
+    : [];
+}
+
+function duplicateNames(parsed: Parsed[]): SpecError[] {
+  const seen = new Map<string, string>();
+  const errors: SpecError[] = [];
+  for (const p of parsed) {
+    const key = `${p.kind}/${p.name}`;
+    const first = seen.get(key);
+    if (first) errors.push(p.document.error({ path: ['metadata', 'name'], message: `${p.kind.toLowerCase()} "${p.name}" is already defined in ${first}` }));
+    else seen.set(key, p.document.file);
+  }
+  return errors;
+}
+
+function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>): { cluster?: ResolvedCluster; errors: SpecError[] } {
+  const clusterDoc = entry.document;
+  const raw = clusterDoc.value as { metadata: Cluster['metadata']; spec?: Record<string, unknown> };
+  const spec = raw.spec ?? {};
+  let profileDoc: SourceDocument | undefined;
+  if (typeof spec.profile === 'string') {
+    const profile = profiles.get(spec.profile);
+    if (!profile) {
+      const known = [...profiles.keys()];
+      return { errors: [clusterDoc.error({ path: ['spec', 'profile'], message: `profile "${spec.profile}" not found: expected profiles/${spec.profile}.yaml${known.length ? ` (profiles: ${known.join(', ')})` : ' (there are no profiles)'}` })] };
+    }
+    if (broken.has(`Profile/${spec.profile}`)) {
+      return { errors: [clusterDoc.error({ path: ['spec', 'profile'], message: `profile "${spec.profile}" has errors (see ${profile.document.file}); this cluster cannot be resolved until they are fixed` })] };
+    }
+    profileDoc = profile.document;
+  }
+
+  const profileSpec = (profileDoc?.value as { spec?: unknown } | undefined)?.spec ?? {};
+  const merged = mergeLayers(profileSpec, spec);
+  const resolved = validate<ClusterSpec>(ClusterSpec, merged, 'resolved');
+  const issues = resolved.issues.map((i) => ({ ...i, path: ['spec', ...i.path] }));
+  if (issues.length === 0) issues.push(...clusterRules(resolved.value));
+  // A resolved field may come from the cluster file, from its profile, or from a default
+  // (then the error points at the cluster file, where the operator would add it).
+  const locate = (issue: Issue) => (profileDoc && !clusterDoc.has(issue.path) && profileDoc.has(issue.path) ? profileDoc : clusterDoc).error(issue);
+  if (issues.length) return { errors: issues.map(locate) };
+
+  const cluster: Cluster = { apiVersion: API_VERSION, kind: 'Cluster', metadata: { name: raw.metadata.name, labels: raw.metadata.labels ?? {} }, spec: resolved.value };
+  return { cluster: { file: clusterDoc.file, ...(profileDoc ? { profileFile: profileDoc.file } : {}), cluster }, errors: [] };
+}
+
+export type { PathSegment };

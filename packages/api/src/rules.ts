@@ -1,0 +1,84 @@
+/**
+ * Rules that span fields, checked on a resolved cluster (profile and defaults applied).
+ * Each returns issues with the path of the field to change.
+ */
+import { cidrsOverlap, parseCidr } from './formats.js';
+import type { ClusterSpec } from './schema.js';
+import type { Issue } from './validate.js';
+
+const RESERVED_POOL_NAMES = new Set(['control-plane']);
+
+export function clusterRules(spec: ClusterSpec): Issue[] {
+  return [...poolRules(spec), ...networkRules(spec), ...upgradeRules(spec), ...providerRules(spec)];
+}
+
+function poolRules(spec: ClusterSpec): Issue[] {
+  const issues: Issue[] = [];
+  const seen = new Map<string, number>();
+  spec.pools.forEach((pool, i) => {
+    const path = ['spec', 'pools', i, 'name'];
+    if (RESERVED_POOL_NAMES.has(pool.name)) {
+      issues.push({ path, message: `pool name "${pool.name}" is reserved for the control plane; choose another` });
+    }
+    const first = seen.get(pool.name);
+    if (first !== undefined) issues.push({ path, message: `pool name "${pool.name}" is already used by spec.pools[${first}]; pool names must be unique` });
+    else seen.set(pool.name, i);
+  });
+  return issues;
+}
+
+function networkRules(spec: ClusterSpec): Issue[] {
+  const issues: Issue[] = [];
+  const net = spec.kubernetes.networking;
+  const at = (field: string) => ['spec', 'kubernetes', 'networking', field];
+  const pod = parseCidr(net.podCIDR)!;
+  const service = parseCidr(net.serviceCIDR)!;
+  if (pod.prefix > 24) issues.push({ path: at('podCIDR'), message: `${net.podCIDR} is too small: every node gets a /24 from it, so it must be /24 or larger` });
+  if (service.prefix < 12) issues.push({ path: at('serviceCIDR'), message: `${net.serviceCIDR} is too large: Kubernetes allows at most a /12 for services` });
+  if (cidrsOverlap(pod, service)) issues.push({ path: at('serviceCIDR'), message: `${net.serviceCIDR} overlaps podCIDR ${net.podCIDR}; pod and service networks must be disjoint` });
+  if (spec.provider.kind === 'local' && spec.provider.subnet) {
+    const subnet = parseCidr(spec.provider.subnet)!;
+    for (const [name, cidr] of [['podCIDR', pod], ['serviceCIDR', service]] as const) {
+      if (cidrsOverlap(subnet, cidr)) {
+        issues.push({ path: ['spec', 'provider', 'subnet'], message: `${spec.provider.subnet} overlaps ${name} ${net[name]}; the machines' network must be disjoint from it` });
+      }
+    }
+  }
+  return issues;
+}
+
+function upgradeRules(spec: ClusterSpec): Issue[] {
+  const { maxUnavailable, maxSurge } = spec.upgrade;
+  const zero = (v: number | string) => v === 0 || v === '0%';
+  return zero(maxUnavailable) && zero(maxSurge)
+    ? [{ path: ['spec', 'upgrade', 'maxUnavailable'], message: 'maxUnavailable and maxSurge are both 0, so no rollout could ever start; allow at least one of them' }]
+    : [];
+}
+
+function providerRules(spec: ClusterSpec): Issue[] {
+  if (spec.provider.kind !== 'static') return [];
+  const issues: Issue[] = [];
+  const machines = spec.provider.machines;
+  const needed = spec.controlPlane.replicas + spec.pools.reduce((sum, p) => sum + p.replicas, 0);
+  if (machines.length < needed) {
+    issues.push({
+      path: ['spec', 'provider', 'machines'],
+      message: `${machines.length} machine${machines.length === 1 ? ' is' : 's are'} listed but the cluster needs ${needed} (control plane ${spec.controlPlane.replicas} + pools ${needed - spec.controlPlane.replicas})`,
+    });
+  }
+  for (const field of ['name', 'address'] as const) {
+    const seen = new Map<string, number>();
+    machines.forEach((m, i) => {
+      const first = seen.get(m[field]);
+      if (first !== undefined) issues.push({ path: ['spec', 'provider', 'machines', i, field], message: `${field} "${m[field]}" is already used by spec.provider.machines[${first}]` });
+      else seen.set(m[field], i);
+    });
+  }
+  if (spec.controlPlane.replicas > 1 && !spec.kubernetes.controlPlaneEndpoint) {
+    issues.push({
+      path: ['spec', 'kubernetes'],
+      message: 'missing required field "controlPlaneEndpoint": with static machines and more than one control-plane replica, herd needs a free address on their network for the virtual IP',
+    });
+  }
+  return issues;
+}

@@ -1,0 +1,80 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { formatSpecError, type SpecError } from '@herd/api';
+import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
+import { UsageError, UserError, createLogger } from '@herd/sys';
+import { defineCommand, outputFormat, outputOption } from '../command.js';
+
+/**
+ * Reads REPO the way an operator means it: a URL, or a path with --ref, through Git at a
+ * pinned commit; a plain path as it is on disk (uncommitted edits included, like
+ * `terraform validate`), with file names relative to where the command runs.
+ */
+export async function readRepositoryArg(repo: string, ref: string | undefined): Promise<Snapshot> {
+  if (isRemoteUrl(repo) || ref !== undefined) {
+    return new GitSource({ url: repo, logger: createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' }) }).read(ref);
+  }
+  if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UsageError(`${repo}: no such directory`);
+  if (!existsSync(join(repo, 'clusters')) && !existsSync(join(repo, 'profiles'))) {
+    throw new UserError(`${repo} is not a herd repository: it has neither clusters/ nor profiles/ (create one with \`herd init DIR\`)`);
+  }
+  const snapshot = await readWorkingTree(repo);
+  if (repo === '.') return snapshot;
+  const inRepo = (file: string) => join(repo, file);
+  return {
+    ...snapshot,
+    errors: snapshot.errors.map((e): SpecError => ({ ...e, file: inRepo(e.file) })),
+    clusters: snapshot.clusters.map((c) => ({ ...c, file: inRepo(c.file), ...(c.profileFile ? { profileFile: inRepo(c.profileFile) } : {}) })),
+    profiles: snapshot.profiles.map((p) => ({ ...p, file: inRepo(p.file) })),
+  };
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export const validateCommand = defineCommand({
+  name: 'validate',
+  summary: 'Check every cluster and profile of a repository; print each error with file, line and field',
+  usage: 'herd validate [REPO] [--ref REF] [--resolved] [--output text|json]',
+  options: {
+    ref: { type: 'string' },
+    resolved: { type: 'boolean', default: false },
+    ...outputOption,
+  },
+  async run({ values, positionals, stdout, stderr }) {
+    const format = outputFormat(values.output);
+    if (positionals.length > 1) throw new UsageError(`expected at most one REPO, got ${positionals.length}\nusage: ${this.usage}`);
+    const repo = positionals[0] ?? '.';
+    const snapshot = await readRepositoryArg(repo, values.ref as string | undefined);
+    const valid = snapshot.errors.length === 0;
+    const at = snapshot.commit ? `commit ${snapshot.commit.slice(0, 12)}` : 'working tree';
+
+    if (format === 'json') {
+      stdout.write(JSON.stringify({
+        valid,
+        source: snapshot.source,
+        commit: snapshot.commit ?? null,
+        clusters: values.resolved && valid ? snapshot.clusters.map((c) => c.cluster) : snapshot.clusters.map((c) => c.cluster.metadata.name),
+        profiles: snapshot.profiles.map((p) => p.profile.metadata.name),
+        errors: snapshot.errors,
+      }, null, 2) + '\n');
+      return valid ? 0 : 1;
+    }
+
+    if (!valid) {
+      for (const error of snapshot.errors) stdout.write(formatSpecError(error) + '\n');
+      const files = new Set(snapshot.errors.map((e) => e.file)).size;
+      stderr.write(`${plural(snapshot.errors.length, 'error')} in ${plural(files, 'file')} (${at}); nothing was changed\n`);
+      return 1;
+    }
+    if (values.resolved) {
+      stdout.write(snapshot.clusters.map((c) => `# ${c.file}${c.profileFile ? ` + ${c.profileFile}` : ''} + defaults\n${stringify(c.cluster)}`).join('---\n'));
+      return 0;
+    }
+    const names = snapshot.clusters.map((c) => c.cluster.metadata.name);
+    stdout.write(`valid: ${plural(names.length, 'cluster')}${names.length ? ` (${names.join(', ')})` : ''}, ${plural(snapshot.profiles.length, 'profile')} (${at})\n`);
+    return 0;
+  },
+});

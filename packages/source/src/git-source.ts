@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { isSpecFile, type RepositoryFile } from '@herd/api';
+import { herdCacheDir, redactUrl, silentLogger, UserError, type Logger } from '@herd/sys';
+import { snapshotOf, type Snapshot } from './snapshot.js';
+
+/** The repository could not be fetched or the ref does not exist: the operator must act. */
+export class GitSourceError extends UserError {
+  override name = 'GitSourceError';
+}
+
+export interface GitSourceOptions {
+  /** A URL git understands, or a path to a local repository. */
+  url: string;
+  /** Where clones are kept; default: herdCacheDir()/git. */
+  cacheDir?: string;
+  logger?: Logger;
+}
+
+/** True for anything git should fetch over a transport rather than read as a local path. */
+export function isRemoteUrl(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\s]+@[^/\s]+:/.test(url);
+}
+
+/**
+ * Reads clusters and profiles from a Git repository at a pinned commit. The only module
+ * that talks to Git for desired state. Keeps one clone per URL in the cache directory;
+ * a second read of an unchanged ref costs one fetch and reuses the parsed result.
+ */
+export class GitSource {
+  private readonly url: string;
+  private readonly display: string;
+  private readonly dir: string;
+  private readonly logger: Logger;
+  private last?: Snapshot;
+
+  constructor(options: GitSourceOptions) {
+    this.url = isRemoteUrl(options.url) || isAbsolute(options.url) ? options.url : resolve(options.url);
+    this.display = redactUrl(this.url);
+    const id = createHash('sha256').update(this.url).digest('hex').slice(0, 16);
+    this.dir = join(options.cacheDir ?? join(herdCacheDir(), 'git'), id);
+    this.logger = options.logger ?? silentLogger();
+  }
+
+  /** Fetches, resolves `ref` (branch, tag or commit; default the remote's HEAD) and reads that commit. */
+  async read(ref?: string): Promise<Snapshot> {
+    const git = await this.clone();
+    await this.fetch(git);
+    const commit = await this.resolve(git, ref);
+    if (this.last?.commit === commit && this.last.ref === ref) {
+      this.logger.debug({ commit }, 'commit unchanged; reusing parsed repository');
+      return this.last;
+    }
+    const files = await this.filesAt(git, commit);
+    this.last = snapshotOf(files, this.display, commit, ref);
+    this.logger.info({ source: this.display, commit, clusters: this.last.clusters.length, errors: this.last.errors.length }, 'read repository');
+    return this.last;
+  }
+
+  private async clone(): Promise<SimpleGit> {
+    if (existsSync(join(this.dir, '.git'))) return simpleGit(this.dir);
+    if (!isRemoteUrl(this.url) && !existsSync(this.url)) throw new GitSourceError(`repository ${this.display} does not exist`);
+    await fs.mkdir(join(this.dir, '..'), { recursive: true });
+    const temp = `${this.dir}.${process.pid}.tmp`;
+    await fs.rm(temp, { recursive: true, force: true });
+    try {
+      this.logger.info({ source: this.display }, 'cloning repository');
+      await simpleGit().clone(this.url, temp, ['--no-checkout', '--quiet']);
+      await fs.rename(temp, this.dir).catch(async (error) => {
+        // Another process cloned it first; theirs is as good as ours.
+        if (!existsSync(join(this.dir, '.git'))) throw error;
+        await fs.rm(temp, { recursive: true, force: true });
+      });
+    } catch (error) {
+      await fs.rm(temp, { recursive: true, force: true });
+      throw new GitSourceError(`cannot clone ${this.display}: ${gitMessage(error)}`);
+    }
+    return simpleGit(this.dir);
+  }
+
+  private async fetch(git: SimpleGit): Promise<void> {
+    try {
+      await git.fetch(['--prune', '--prune-tags', '--tags', '--force', '--quiet', 'origin', '+refs/heads/*:refs/remotes/origin/*']);
+      // Follow a change of the remote's default branch.
+      await git.raw(['remote', 'set-head', 'origin', '--auto']).catch(() => undefined);
+    } catch (error) {
+      throw new GitSourceError(`cannot fetch ${this.display}: ${gitMessage(error)}`);
+    }
+  }
+
+  private async resolve(git: SimpleGit, ref: string | undefined): Promise<string> {
+    const candidates = ref === undefined ? ['origin/HEAD'] : [`origin/${ref}`, `refs/tags/${ref}`, ref];
+    for (const candidate of candidates) {
+      const sha = (await git.raw(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`]).catch(() => '')).trim();
+      if (sha) return sha;
+    }
+    throw new GitSourceError(ref === undefined
+      ? `${this.display} has no default branch (is it empty?)`
+      : `ref "${ref}" not found in ${this.display} (expected a branch, tag or commit)`);
+  }
+
+  private async filesAt(git: SimpleGit, commit: string): Promise<RepositoryFile[]> {
+    const listing = await git.raw(['ls-tree', '-r', '-z', '--name-only', commit, '--', 'clusters', 'profiles']);
+    const paths = listing.split('\0').filter((p) => p && isSpecFile(p));
+    return Promise.all(paths.map(async (path) => ({ path, text: await git.raw(['cat-file', 'blob', `${commit}:${path}`]) })));
+  }
+}
+
+function gitMessage(error: unknown): string {
+  const text = String((error as Error)?.message ?? error).trim();
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return redactUrl(lines.find((l) => l.startsWith('fatal:'))?.replace(/^fatal:\s*/, '') ?? lines.at(-1) ?? text);
+}
