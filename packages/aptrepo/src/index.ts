@@ -1,0 +1,3 @@
+export * from './deb.js';
+export * from './download.js';
+export * from './repository.js';

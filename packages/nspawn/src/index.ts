@@ -1,0 +1,7 @@
+export * from './errors.js';
+export * from './cleanup.js';
+export * from './host.js';
+export { processAlive } from './lock.js';
+export * from './image.js';
+export * from './bridge.js';
+export * from './machine.js';

@@ -1,0 +1,39 @@
+import { openSync, writeSync, closeSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** True when a process with this PID exists (EPERM means it exists but is not ours). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Takes a lock file holding our PID, created exclusively so two processes (other test
+ * runs on the same host) never both win. A lock whose owner died is taken over.
+ * Returns false when a live process holds it.
+ */
+export function tryLock(path: string): boolean {
+  mkdirSync(dirname(path), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      if (owner && processAlive(owner)) return false;
+      rmSync(path, { force: true });
+    }
+  }
+  return false;
+}
+
+export function unlock(path: string): void {
+  rmSync(path, { force: true });
+}

@@ -1,0 +1,227 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promises as fs, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createExecutor, silentLogger, type Executor, type Logger } from '@herd/sys';
+import { MachineBootError } from './errors.js';
+import { registerTeardown } from './cleanup.js';
+import { checkHost } from './host.js';
+import { PREFIX_LENGTH, type Bridge } from './bridge.js';
+
+export interface MachineOptions {
+  /** Machine name and hostname: letters, digits and dashes, short enough for `vb-NAME` (≤ 12). */
+  name: string;
+  /** The image directory (from ensureImage) this machine's overlay sits on. */
+  image: string;
+  /** This machine's own directory: overlay upper/work layers, the merged root, the console log. */
+  dir: string;
+  bridge: Bridge;
+  /** Host number on the bridge's network (2..254; 1 is the host). */
+  host: number;
+  /** Lines for /root/.ssh/authorized_keys. */
+  authorizedKeys?: readonly string[];
+  /**
+   * Run a Kubernetes node: all capabilities, /dev/kmsg, writable /proc/sys and /sys
+   * (DESIGN.md §8). The cgroup v1 remount inside is left to the node's own setup.
+   */
+  kubernetesNode?: boolean;
+  /** How long to wait for `systemctl is-system-running` to settle. Default 90 s. */
+  bootTimeoutMs?: number;
+  exec?: Executor;
+  logger?: Logger;
+}
+
+/** How systemd inside reported itself once booted: `degraded` means some unit failed (see `failedUnits`). */
+export type BootState = 'running' | 'degraded';
+
+const STOP_TIMEOUT_MS = 30_000;
+const POLL_MS = 250;
+
+/**
+ * A Debian machine: an overlay on the shared image, booted by systemd-nspawn as our child
+ * process (no host systemd needed), with a static address on a bridge. `exec` runs
+ * commands inside through nsenter.
+ */
+export class Machine {
+  private child: ChildProcess | undefined;
+  private exited: Promise<unknown> = Promise.resolve();
+  private leaderPid = 0;
+  private mounted = false;
+  private unregister: () => void = () => {};
+  private readonly host: Executor;
+  private readonly logger: Logger;
+  bootState: BootState | undefined;
+
+  /** Runs a command inside the machine (all its namespaces, as root). Valid while it runs. */
+  readonly exec: Executor = {
+    run: (command, args, options) => this.inside().run(command, args, options),
+  };
+
+  private constructor(private readonly options: MachineOptions) {
+    this.logger = (options.logger ?? silentLogger()).child({ machine: options.name });
+    this.host = options.exec ?? createExecutor({ logger: this.logger });
+  }
+
+  get name(): string { return this.options.name; }
+  get address(): string { return this.options.bridge.address(this.options.host); }
+  /** The machine's root as the host sees it (the merged overlay). Read it; write only before boot or knowingly. */
+  get rootfs(): string { return join(this.options.dir, 'root'); }
+  /** PID (in the host's namespace) of the machine's systemd. */
+  get leader(): number { return this.leaderPid; }
+  get consoleLog(): string { return join(this.options.dir, 'console.log'); }
+  get running(): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
+
+  /** Prepares the overlay and the machine's identity, boots it and waits until systemd runs. */
+  static async create(options: MachineOptions): Promise<Machine> {
+    checkHost(['systemd-nspawn', 'nsenter', 'mount', 'umount']);
+    if (!/^[a-z0-9][a-z0-9-]{0,11}$/.test(options.name)) {
+      throw new RangeError(`machine name "${options.name}" must be 1-12 lower-case letters, digits or dashes`);
+    }
+    const machine = new Machine(options);
+    machine.unregister = registerTeardown({ label: `machine ${options.name}`, run: () => machine.destroy(), runSync: () => machine.destroySync() });
+    try {
+      await machine.mount();
+      await machine.writeIdentity();
+      await machine.start();
+    } catch (e) {
+      await machine.destroy();
+      throw e;
+    }
+    return machine;
+  }
+
+  private async mount(): Promise<void> {
+    const { dir, image } = this.options;
+    for (const d of ['upper', 'work', 'root']) await fs.mkdir(join(dir, d), { recursive: true });
+    await this.host.run('mount', ['-t', 'overlay', 'overlay', '-o',
+      `lowerdir=${image},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, this.rootfs]);
+    this.mounted = true;
+  }
+
+  private async writeIdentity(): Promise<void> {
+    const at = (p: string) => join(this.rootfs, p);
+    await fs.writeFile(at('etc/hostname'), `${this.name}\n`);
+    await fs.writeFile(at('etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
+    await fs.appendFile(at('etc/hosts'), `${this.address} ${this.name}\n`);
+    // Same file name as systemd's DHCP default for host0, so this static address replaces it.
+    await fs.mkdir(at('etc/systemd/network'), { recursive: true });
+    await fs.writeFile(at('etc/systemd/network/80-container-host0.network'), [
+      '[Match]', 'Name=host0', '[Network]', `Address=${this.address}/${PREFIX_LENGTH}`, 'LinkLocalAddressing=no', '',
+    ].join('\n'));
+    if (this.options.authorizedKeys?.length) {
+      await fs.mkdir(at('root/.ssh'), { recursive: true, mode: 0o700 });
+      await fs.writeFile(at('root/.ssh/authorized_keys'), `${this.options.authorizedKeys.join('\n')}\n`, { mode: 0o600 });
+    }
+  }
+
+  private nspawnArgs(): string[] {
+    const args = ['--quiet', '--register=no', '--keep-unit', '--boot', '--console=read-only',
+      `--network-bridge=${this.options.bridge.name}`, `--directory=${this.rootfs}`, `--machine=${this.name}`];
+    if (this.options.kubernetesNode) args.push('--capability=all', '--bind=/dev/kmsg');
+    return args;
+  }
+
+  /** Boots the machine (again, after stop()) and waits until systemd is running. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const log = openSync(this.consoleLog, 'a');
+    const env = { ...process.env, ...(this.options.kubernetesNode ? { SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' } : {}) };
+    // A long-running child, not a command: the Executor runs commands to completion, so nspawn is spawned directly.
+    const child = spawn('systemd-nspawn', this.nspawnArgs(), { stdio: ['ignore', log, log], env, detached: true });
+    closeSync(log);
+    this.child = child;
+    this.exited = once(child, 'exit').catch(() => undefined);
+    this.logger.debug({ pid: child.pid }, 'systemd-nspawn started');
+    await this.waitForBoot(this.options.bootTimeoutMs ?? 90_000);
+  }
+
+  private inside(): Executor {
+    if (!this.running || !this.leaderPid) throw new Error(`machine ${this.name} is not running`);
+    return createExecutor({ logger: this.logger, prefix: ['nsenter', '-t', String(this.leaderPid), '-a'] });
+  }
+
+  private bootFailure(reason: string): MachineBootError {
+    let tail = '';
+    try { tail = readFileSync(this.consoleLog, 'utf8').split('\n').slice(-30).join('\n'); } catch { /* no log yet */ }
+    return new MachineBootError(this.name, reason, tail);
+  }
+
+  private async waitForBoot(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const pid = this.child!.pid!;
+    let state = '';
+    while (Date.now() < deadline) {
+      if (!this.running) throw this.bootFailure(`systemd-nspawn exited (${this.child!.exitCode ?? this.child!.signalCode})`);
+      // Re-read each time: during setup nspawn's first child can be a short-lived helper.
+      this.leaderPid = nspawnChild(pid);
+      if (this.leaderPid) {
+        // Fails until systemd inside answers; then reports starting → running or degraded.
+        const result = await this.inside().run('systemctl', ['is-system-running'], { allowFailure: true, timeoutMs: 10_000 }).catch(() => undefined);
+        state = result?.stdout.trim() ?? '';
+        if (state === 'running' || state === 'degraded') {
+          this.bootState = state;
+          if (state === 'degraded') this.logger.warn({ failed: await this.failedUnits() }, 'machine booted degraded');
+          this.logger.info({ leader: this.leaderPid, address: this.address }, 'machine running');
+          return;
+        }
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    throw this.bootFailure(`systemd not running after ${timeoutMs} ms (last state: ${state || 'no answer'})`);
+  }
+
+  /** Units systemd inside reports as failed. */
+  async failedUnits(): Promise<string[]> {
+    const result = await this.exec.run('systemctl', ['--failed', '--plain', '--no-legend'], { allowFailure: true });
+    return result.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter(Boolean);
+  }
+
+  /** Orderly shutdown (nspawn's SIGTERM halts systemd inside), killed if it takes longer than 30 s. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && this.running) {
+      child.kill('SIGTERM');
+      const timer = new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS).unref());
+      if (await Promise.race([this.exited.then(() => 'exited'), timer]) !== 'exited') {
+        this.logger.warn('machine did not halt in time; killing it');
+        this.killSync();
+        await this.exited;
+      }
+    }
+    this.leaderPid = 0;
+  }
+
+  /** Stops the machine, unmounts its overlay and deletes its directory. Safe to call twice. */
+  async destroy(): Promise<void> {
+    await this.stop();
+    if (this.mounted) {
+      const result = await this.host.run('umount', [this.rootfs], { allowFailure: true });
+      if (result.exitCode !== 0) await this.host.run('umount', ['-l', this.rootfs]);
+      this.mounted = false;
+    }
+    await fs.rm(this.options.dir, { recursive: true, force: true });
+    this.unregister();
+  }
+
+  private killSync(): void {
+    for (const pid of [this.leaderPid, this.child?.pid]) {
+      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+
+  private destroySync(): void {
+    this.killSync();
+    if (this.mounted) spawnSync('umount', ['-l', this.rootfs]);
+    rmSync(this.options.dir, { recursive: true, force: true });
+  }
+}
+
+/** The PID of nspawn's child: the machine's init, whose namespaces nsenter enters (0 until it exists). */
+function nspawnChild(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}

@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { processAlive } from '@herd/nspawn';
+import { TestWorld } from '../world/index.js';
+
+/** The first bytes sshd sends on a fresh TCP connection from the host. */
+function sshBanner(address: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: address, port: 22 });
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no ssh banner from ${address}`)));
+    socket.once('data', (data) => { socket.end(); resolve(data.toString()); });
+    socket.once('error', reject);
+  });
+}
+
+function mounted(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+}
+
+test('a machine boots with systemd running, its own identity and address, and sshd reachable from the host', async (t) => {
+  const world = await TestWorld.start(t, { machines: 2 });
+  const [a, b] = world.machines as [typeof world.machines[0], typeof world.machines[0]];
+
+  assert.equal(a.bootState, 'running', `failed units: ${(await a.failedUnits()).join(', ')}`);
+  assert.equal((await a.exec.run('hostname', [])).stdout.trim(), a.name);
+  assert.notEqual(readFileSync(`${a.rootfs}/etc/machine-id`, 'utf8'), readFileSync(`${b.rootfs}/etc/machine-id`, 'utf8'));
+  assert.match((await a.exec.run('ip', ['-4', '-o', 'addr', 'show', 'host0'])).stdout, new RegExp(`inet ${a.address.replaceAll('.', '\\.')}/24`));
+  // Machines reach the bridge and nothing else: no default route.
+  assert.doesNotMatch((await a.exec.run('ip', ['route'])).stdout, /default/);
+
+  assert.match(await sshBanner(a.address), /^SSH-2\.0-OpenSSH/);
+  // Host keys are made per machine at first boot, not baked into the image.
+  const key = (m: typeof a) => readFileSync(`${m.rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, 'utf8');
+  assert.notEqual(key(a), key(b));
+  // Machines on one bridge reach each other.
+  await a.exec.run('ping', ['-c', '1', '-W', '5', b.address]);
+});
+
+test('a stopped machine boots again with its changes kept', async (t) => {
+  const world = await TestWorld.start(t, { machines: 1 });
+  const [m] = world.machines as [typeof world.machines[0]];
+  await m.exec.run('sh', ['-c', 'echo kept > /etc/herd-marker']);
+  const firstLeader = m.leader;
+  await m.stop();
+  assert.equal(m.running, false);
+  assert.equal(processAlive(firstLeader), false);
+  await m.start();
+  assert.equal((await m.exec.run('cat', ['/etc/herd-marker'])).stdout, 'kept\n');
+});
+
+test('destroying the world leaves no machine process, mount, bridge or directory', async () => {
+  const world = await TestWorld.start(undefined, { machines: 1 });
+  const [m] = world.machines as [typeof world.machines[0]];
+  const pids = [m.leader];
+  const { rootfs } = m;
+  assert.ok(mounted(rootfs));
+  await world.destroy();
+
+  assert.equal(pids.some(processAlive), false);
+  assert.equal(mounted(rootfs), false);
+  assert.notEqual(spawnSync('ip', ['link', 'show', world.bridge.name]).status, 0, 'bridge still exists');
+  assert.equal(existsSync(world.dir), false);
+  await world.destroy(); // twice is fine
+});

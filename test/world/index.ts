@@ -1,0 +1,111 @@
+/**
+ * The test world: real Debian machines (systemd-nspawn) on a private bridge, with a local
+ * apt repository served on that bridge. Needs root and the host packages in
+ * scripts/host-packages.txt. Everything is removed after the test, also when it fails or
+ * the process is interrupted. See docs/test-world.md.
+ *
+ *   import { test } from 'node:test';
+ *   import assert from 'node:assert/strict';
+ *   import { TestWorld } from '../world/index.js';
+ *
+ *   test('a pinned package installs', async (t) => {
+ *     const world = await TestWorld.start(t, { machines: 1 });
+ *     const [machine] = world.machines;             // .exec (Executor), .address, .rootfs, .name
+ *     await world.repo.add(await world.repo.buildPackage({ name: 'herd-test-a', version: '1.0' }));
+ *     await machine.exec.run('apt-get', ['update']);  // the repo's source line is already on every machine
+ *     await machine.exec.run('apt-get', ['install', '-y', 'herd-test-a=1.0']);
+ *     const { stdout } = await machine.exec.run('dpkg-query', ['-W', '-f=${Version}', 'herd-test-a']);
+ *     assert.equal(stdout, '1.0');
+ *   });
+ *
+ * In a describe() suite: `const world = await TestWorld.start({ after }, …)` inside `before`.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createExecutor, createLogger, type Executor, type Logger } from '@herd/sys';
+import { Bridge, Machine, ensureImage, defaultCacheDir } from '@herd/nspawn';
+import { AptRepository, downloadDebs } from '@herd/aptrepo';
+
+export { Machine, Bridge, AptRepository };
+
+/** Where a test registers teardown: a node:test TestContext, or `{ after }` from node:test. */
+export interface AfterHook {
+  after(fn: () => Promise<void>): void;
+}
+
+export interface WorldOptions {
+  /** Machines booted at start (in parallel). Default 1; more can come with addMachine(). */
+  machines?: number;
+  /** Boot them as Kubernetes nodes (all capabilities, /dev/kmsg, writable /proc/sys). */
+  kubernetesNode?: boolean;
+  /** Lines for root's authorized_keys on every machine (for ssh tests). */
+  authorizedKeys?: readonly string[];
+}
+
+export class TestWorld {
+  readonly machines: Machine[] = [];
+  private nextHost = 2;
+
+  private constructor(
+    readonly dir: string,
+    readonly image: string,
+    readonly bridge: Bridge,
+    readonly repo: AptRepository,
+    readonly exec: Executor,
+    readonly logger: Logger,
+    private readonly options: WorldOptions,
+  ) {}
+
+  static async start(hook: AfterHook | undefined, options: WorldOptions = {}): Promise<TestWorld> {
+    const logger = createLogger({ name: 'test-world', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
+    const exec = createExecutor({ logger });
+    const image = await ensureImage({ exec, logger });
+    const dir = await mkdtemp(join(tmpdir(), 'herd-world-'));
+    const bridge = await Bridge.create({ exec, logger }).catch(async (e) => { await rm(dir, { recursive: true, force: true }); throw e; });
+    const repo = await AptRepository.create({ dir: join(dir, 'repo'), exec, logger });
+    const world = new TestWorld(dir, image.path, bridge, repo, exec, logger, options);
+    hook?.after(() => world.destroy());
+    try {
+      await repo.serve(bridge.hostAddress);
+      await Promise.all(Array.from({ length: options.machines ?? 1 }, () => world.addMachine()));
+    } catch (e) {
+      await world.destroy();
+      throw e;
+    }
+    return world;
+  }
+
+  /** Boots one more machine on the bridge, with the world's apt repository as its source. */
+  async addMachine(): Promise<Machine> {
+    const host = this.nextHost++;
+    const name = `herd${this.bridge.index}-${host}`;
+    const machine = await Machine.create({
+      name,
+      image: this.image,
+      dir: join(this.dir, 'machines', name),
+      bridge: this.bridge,
+      host,
+      kubernetesNode: this.options.kubernetesNode,
+      authorizedKeys: this.options.authorizedKeys,
+      exec: this.exec,
+      logger: this.logger,
+    });
+    this.machines.push(machine);
+    await writeFile(join(machine.rootfs, 'etc/apt/sources.list.d/herd-world.list'), `${this.repo.sourceLine}\n`);
+    return machine;
+  }
+
+  /** Real Debian packages (`name` or `name=version`) fetched on the host into the cache, for repo.add(). */
+  debianPackages(packages: readonly string[]): Promise<string[]> {
+    return downloadDebs(packages, join(defaultCacheDir(), 'debs'), this.exec);
+  }
+
+  /** Removes machines, the repository server, the bridge and the world's directory. Safe to call twice. */
+  async destroy(): Promise<void> {
+    await Promise.allSettled(this.machines.map((m) => m.destroy()));
+    await this.repo.close();
+    await this.bridge.destroy();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
