@@ -1,0 +1,46 @@
+import { ExecError } from '@herd/sys';
+import type { Item, Step } from '../step.js';
+import { contentHash, eachItem } from '../util.js';
+
+export const MODULES_FILE = '/etc/modules-load.d/herd.conf';
+
+/** The kernel answers like this when a container may not load modules: not herd's failure. */
+const REFUSED = /Operation not permitted|Permission denied|Read-only file system/i;
+
+interface ModuleItem extends Item {
+  /** The file content to write, on the file's item. */
+  content?: string;
+}
+
+/**
+ * Modules listed for every boot (systemd-modules-load reads modules-load.d) and loaded now.
+ * Loading is best effort where the kernel refuses it for lack of permission (a container):
+ * that is a warning on the condition, not a failure; any other modprobe error fails the step.
+ */
+export const kernelModulesStep: Step<ModuleItem> = {
+  name: 'KernelModules',
+  async observe(spec, ctx) {
+    if (!spec.kernelModules.length) return [];
+    const content = `# Written by herd: modules loaded at boot.\n${spec.kernelModules.join('\n')}\n`;
+    const items: ModuleItem[] = [{ item: MODULES_FILE, found: contentHash(await ctx.files.read(MODULES_FILE)), set: contentHash(content), content }];
+    const listed = new Set(((await ctx.files.read('/proc/modules')) ?? '').split('\n').map((l) => l.split(' ')[0]));
+    for (const module of spec.kernelModules) {
+      const name = module.replaceAll('-', '_');
+      // Built-in modules never show in /proc/modules, but do in /sys/module.
+      const loaded = listed.has(name) || (await ctx.files.stat(`/sys/module/${name}`)) !== undefined;
+      items.push({ item: module, found: loaded ? 'loaded' : 'not loaded', set: 'loaded' });
+    }
+    return items;
+  },
+  async apply(changes, ctx) {
+    await eachItem(changes, async (change) => {
+      if (change.content !== undefined) return ctx.writeFile(change.item, change.content, { mode: 0o644 });
+      try {
+        await ctx.execute('modprobe', ['--', change.item]);
+      } catch (e) {
+        if (e instanceof ExecError && REFUSED.test(e.stderr)) ctx.warn(change.item, `not loaded, the kernel refused: ${e.stderr.trim()}`);
+        else throw e;
+      }
+    });
+  },
+};
