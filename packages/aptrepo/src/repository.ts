@@ -6,7 +6,7 @@ import { createExecutor, silentLogger, type Executor, type Logger } from '@herd/
 import { buildDeb, type DebSpec } from './deb.js';
 
 export interface AptRepositoryOptions {
-  /** The repository's directory: the .debs and their index, flat. Created if missing. */
+  /** The repository's working directory (created if missing): `published/` is served, `build/` is not. */
   dir: string;
   exec?: Executor;
   logger?: Logger;
@@ -23,32 +23,40 @@ export class AptRepository {
   private readonly exec: Executor;
   private readonly logger: Logger;
 
-  private constructor(readonly dir: string, options: AptRepositoryOptions) {
+  /** The served directory: the .debs and their index, flat. */
+  readonly published: string;
+  private readonly build: string;
+
+  private constructor(dir: string, options: AptRepositoryOptions) {
+    // Apart, because dpkg-scanpackages indexes every .deb below the directory it scans.
+    this.published = join(dir, 'published');
+    this.build = join(dir, 'build');
     this.logger = options.logger ?? silentLogger();
     this.exec = options.exec ?? createExecutor({ logger: this.logger });
   }
 
   static async create(options: AptRepositoryOptions): Promise<AptRepository> {
     const repo = new AptRepository(options.dir, options);
-    await fs.mkdir(join(repo.dir, '.build'), { recursive: true });
+    await fs.mkdir(repo.published, { recursive: true });
+    await fs.mkdir(repo.build, { recursive: true });
     await repo.index();
     return repo;
   }
 
   /** Builds a test package (see DebSpec); `add` it to publish it. */
   buildPackage(spec: DebSpec): Promise<string> {
-    return buildDeb(spec, join(this.dir, '.build'), this.exec);
+    return buildDeb(spec, this.build, this.exec);
   }
 
   /** Copies .debs into the repository and re-indexes it. */
   async add(...debs: string[]): Promise<void> {
-    for (const deb of debs) await fs.copyFile(deb, join(this.dir, basename(deb)));
+    for (const deb of debs) await fs.copyFile(deb, join(this.published, basename(deb)));
     await this.index();
   }
 
   /** Rewrites Packages and Release from the .debs present; each file replaced atomically. */
   async index(): Promise<void> {
-    const scan = await this.exec.run('dpkg-scanpackages', ['-m', '.', '/dev/null'], { cwd: this.dir });
+    const scan = await this.exec.run('dpkg-scanpackages', ['-m', '.', '/dev/null'], { cwd: this.published });
     const packages = scan.stdout;
     const sha256 = createHash('sha256').update(packages).digest('hex');
     const release = [
@@ -62,20 +70,20 @@ export class AptRepository {
   }
 
   private async replace(name: string, content: string): Promise<void> {
-    const temp = join(this.dir, `.${name}.tmp`);
+    const temp = join(this.published, `.${name}.tmp`);
     await fs.writeFile(temp, content);
-    await fs.rename(temp, join(this.dir, name));
+    await fs.rename(temp, join(this.published, name));
   }
 
   /**
    * Serves the repository over HTTP on `host` (the bridge's host address, so machines reach
-   * it), on a free port. Only top-level files are served, never anything outside `dir`.
+   * it), on a free port. Only top-level files are served, never anything outside `published`.
    */
   async serve(host: string): Promise<string> {
     if (this.url) return this.url;
     const server = createServer((req, res) => {
       const name = basename(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      const path = join(this.dir, name);
+      const path = join(this.published, name);
       if ((req.method !== 'GET' && req.method !== 'HEAD') || !name || name.startsWith('.')) {
         res.writeHead(404).end();
         return;
