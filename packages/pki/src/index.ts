@@ -153,22 +153,34 @@ export async function createCsr(commonName: string): Promise<{ csrPem: string; k
   return { csrPem: csr.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) };
 }
 
-/**
- * Signs a client certificate for `identity` over the CSR's public key. Only the key comes
- * from the CSR (its self-signature proves the requester holds it); the subject is ours.
- */
-export async function signClientCsr(ca: CertAndKey, csrPem: string, identity: Identity, { days = 365, now = Date.now() } = {}): Promise<string> {
+/** Parses a CSR and checks it is self-signed with an ECDSA P-256 key; throws CertificateError. */
+export async function checkCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
   let csr: x509.Pkcs10CertificateRequest;
   try {
     csr = new x509.Pkcs10CertificateRequest(csrPem);
   } catch {
     throw new CertificateError('the certificate signing request is not valid PEM PKCS#10');
   }
-  if (!(await csr.verify())) throw new CertificateError('the certificate signing request is not signed by its own key');
   const algorithm = csr.publicKey.algorithm as webcrypto.EcKeyAlgorithm;
   if (algorithm.name !== 'ECDSA' || algorithm.namedCurve !== 'P-256') {
     throw new CertificateError('the certificate signing request must carry an ECDSA P-256 key');
   }
+  if (!(await csr.verify())) throw new CertificateError('the certificate signing request is not signed by its own key');
+  return csr;
+}
+
+/** The host names and IPs a server certificate is valid for. */
+export function certHosts(certPem: string): string[] {
+  const san = new X509Certificate(certPem).subjectAltName ?? '';
+  return san.split(', ').map((entry) => entry.replace(/^(DNS|IP Address):/, '')).filter(Boolean);
+}
+
+/**
+ * Signs a client certificate for `identity` over the CSR's public key. Only the key comes
+ * from the CSR (its self-signature proves the requester holds it); the subject is ours.
+ */
+export async function signClientCsr(ca: CertAndKey, csrPem: string, identity: Identity, { days = 365, now = Date.now() } = {}): Promise<string> {
+  const csr = await checkCsr(csrPem);
   const publicKey = await csr.publicKey.export(ALGORITHM, ['verify'], webcrypto as never);
   return sign(ca, subjectOf(identity), publicKey, [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth])], days, now);
 }
@@ -208,8 +220,8 @@ export function identityOf(certPem: string): Identity | undefined {
   return identityFromSubject(subject);
 }
 
-/** True when `certPem` was signed by the CA in `caPem` and is valid at `now`. */
-export function isIssuedBy(certPem: string, caPem: string, now = Date.now()): boolean {
+/** True when `cert` (PEM or DER) was signed by the CA in `caPem` and is valid at `now`. */
+export function isIssuedBy(certPem: string | Buffer, caPem: string, now = Date.now()): boolean {
   try {
     const cert = new X509Certificate(certPem);
     const ca = new X509Certificate(caPem);

@@ -370,6 +370,11 @@ export const descriptor = {
                 "dryRun": {
                   "type": "bool",
                   "id": 8
+                },
+                "actions": {
+                  "rule": "repeated",
+                  "type": "string",
+                  "id": 9
                 }
               }
             },
@@ -398,6 +403,10 @@ export const descriptor = {
                 "protocolVersion": {
                   "type": "uint32",
                   "id": 4
+                },
+                "hostname": {
+                  "type": "string",
+                  "id": 5
                 }
               }
             },

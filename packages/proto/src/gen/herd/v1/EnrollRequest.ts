@@ -6,6 +6,7 @@ export interface EnrollRequest {
   'nodeName'?: (string);
   'csrPem'?: (string);
   'protocolVersion'?: (number);
+  'hostname'?: (string);
 }
 
 export interface EnrollRequest__Output {
@@ -13,4 +14,5 @@ export interface EnrollRequest__Output {
   'nodeName': (string);
   'csrPem': (string);
   'protocolVersion': (number);
+  'hostname': (string);
 }

@@ -13,6 +13,7 @@ export interface NodeStatus {
   'rebootRequired'?: (boolean);
   'lastRoundTime'?: (string);
   'dryRun'?: (boolean);
+  'actions'?: (string)[];
 }
 
 export interface NodeStatus__Output {
@@ -24,4 +25,5 @@ export interface NodeStatus__Output {
   'rebootRequired': (boolean);
   'lastRoundTime': (string);
   'dryRun': (boolean);
+  'actions': (string)[];
 }

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// herd-agent: enrolls once, then holds a stream to the coordinator and converges this machine.
+import { parseArgs } from 'node:util';
+import { createEngine } from '@herd/converge';
+import { CA_HASH_PATTERN, isValidName } from '@herd/pki';
+import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type Logger } from '@herd/sys';
+import { Agent, AGENT_VERSION } from './agent.js';
+import { enroll, splitAddress } from './enroll.js';
+import { readFacts } from './facts.js';
+import { AgentState } from './state.js';
+
+const USAGE = `usage: herd-agent --coordinator HOST:PORT --token TOKEN --ca-hash sha256:HEX --state DIR
+                  [--node NAME] [--interval 30s] [--heartbeat 10s] [--dry-run]
+  The first run enrolls with --token and --ca-hash; later runs only need --state.`;
+
+const OPTIONS = {
+  coordinator: { type: 'string' },
+  token: { type: 'string' },
+  'ca-hash': { type: 'string' },
+  state: { type: 'string', default: '/var/lib/herd-agent' },
+  node: { type: 'string' },
+  interval: { type: 'string', default: '30s' },
+  heartbeat: { type: 'string', default: '10s' },
+  'dry-run': { type: 'boolean', default: false },
+  version: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+function duration(flag: string, text: string): number {
+  const ms = parseDuration(text);
+  if (!ms) throw new UsageError(`--${flag} must be a duration such as 30s or 5m, got "${text}"\n${USAGE}`);
+  return ms;
+}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n${USAGE}`);
+  }
+}
+
+/** Ends the agent on SIGTERM/SIGINT: the first signal stops cleanly, a second exits 1 at once. */
+function stopOnSignals(logger: Logger): AbortSignal {
+  const stop = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'stopping: finishing the round in progress and closing the stream');
+    stop.abort();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return stop.signal;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const flags = parse(argv);
+  if (flags.help) { process.stdout.write(`${USAGE}\n`); return 0; }
+  if (flags.version) { process.stdout.write(`herd-agent ${AGENT_VERSION}\n`); return 0; }
+  const intervalMs = duration('interval', flags.interval);
+  const heartbeatMs = duration('heartbeat', flags.heartbeat);
+  if (flags.coordinator) splitAddress(flags.coordinator);
+  if (flags['ca-hash'] && !CA_HASH_PATTERN.test(flags['ca-hash'])) throw new UsageError(`--ca-hash must be sha256: and 64 hex digits\n${USAGE}`);
+  if (flags.node && !isValidName(flags.node)) throw new UsageError(`--node must be a lower-case DNS label, got "${flags.node}"`);
+
+  const logger = createLogger({ name: 'herd-agent' });
+  const fs = nodeFileSystem();
+  const state = new AgentState(fs, flags.state);
+  const signal = stopOnSignals(logger);
+  let creds = await state.credentials();
+  if (creds) {
+    if (flags.token) logger.info({ node: creds.node, cluster: creds.cluster }, 'already enrolled; --token is not needed any more and was not used');
+  } else {
+    if (!flags.coordinator || !flags.token || !flags['ca-hash']) {
+      throw new UsageError(`${flags.state} holds no credentials yet: the first run needs --coordinator, --token and --ca-hash\n${USAGE}`);
+    }
+    creds = await enroll({ coordinator: flags.coordinator, token: flags.token, caHash: flags['ca-hash'], node: flags.node });
+    await state.saveCredentials(creds);
+    logger.info({ node: creds.node, cluster: creds.cluster }, 'enrolled');
+  }
+
+  const clock = systemClock;
+  const engine = createEngine({ executor: createExecutor({ logger }), fs, logger, clock });
+  const agent = new Agent({
+    credentials: creds, state, engine, logger, clock, facts: readFacts, intervalMs, heartbeatMs,
+    dryRun: flags['dry-run'], ...(flags.coordinator ? { coordinator: flags.coordinator } : {}),
+  });
+  await agent.run(signal);
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (error: unknown) => {
+    if (error instanceof UserError) {
+      process.stderr.write(`herd-agent: ${error.message}\n`);
+      process.exitCode = error.exitCode;
+    } else {
+      process.stderr.write(`herd-agent: internal error: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

@@ -1,0 +1,5 @@
+export * from './store.js';
+export * from './tokens.js';
+export * from './sessions.js';
+export * from './server.js';
+export * from './admin-client.js';

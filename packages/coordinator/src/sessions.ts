@@ -1,0 +1,225 @@
+import { EventEmitter } from 'node:events';
+import type { Clock, Logger } from '@herd/sys';
+import { PROTOCOL_VERSION } from '@herd/proto';
+import type {
+  AgentMessage__Output, CoordinatorMessage, Facts__Output, Hello__Output, NodeAssignment, NodeSession,
+  NodeSpec, NodeStatus__Output,
+} from '@herd/proto';
+
+/** A node as the coordinator addresses it. Node names are unique within a cluster. */
+export interface NodeRef {
+  cluster: string;
+  node: string;
+}
+
+export const nodeKey = (ref: NodeRef) => `${ref.cluster}/${ref.node}`;
+
+/**
+ * Where a session's messages go (the gRPC stream, or a test's recorder). `done` runs when
+ * the transport has taken the message, so the session sends one at a time and a stalled
+ * stream holds at most one message in flight plus the newest pending assignment.
+ */
+export interface SessionSink {
+  write(message: CoordinatorMessage, done: () => void): void;
+}
+
+/** Why a stream was refused (protocol version, identity mismatch, protocol violation). */
+export class SessionRefused extends Error {
+  override readonly name = 'SessionRefused';
+  constructor(readonly reason: 'unsupported-protocol' | 'identity-mismatch' | 'protocol-violation', message: string) {
+    super(message);
+  }
+}
+
+interface NodeRecord extends NodeRef {
+  /** The last generation issued to this node; assignments only ever go up. */
+  generation: number;
+  desired?: NodeAssignment & { generation: number };
+  ackedGeneration: number;
+  observedGeneration: number;
+  session?: Session;
+  connectedSince?: number;
+  /** Last message of any kind from the agent. */
+  lastSeen?: number;
+  agentVersion: string;
+  facts?: Facts__Output;
+  status?: NodeStatus__Output;
+}
+
+class Session {
+  private pending?: NodeAssignment;
+  private inFlight = false;
+
+  constructor(readonly sink: SessionSink) {}
+
+  /** Queues an assignment, replacing any not yet sent: only the newest matters. */
+  offer(assignment: NodeAssignment): void {
+    this.pending = assignment;
+    this.flush();
+  }
+
+  private flush(): void {
+    if (this.inFlight || !this.pending) return;
+    const assignment = this.pending;
+    this.pending = undefined;
+    this.inFlight = true;
+    this.sink.write({ assignment }, () => {
+      this.inFlight = false;
+      this.flush();
+    });
+  }
+}
+
+/** What a stream handler holds after a successful Hello. */
+export interface SessionHandle {
+  receive(message: AgentMessage__Output): void;
+  /** The stream ended (any reason). Safe to call more than once. */
+  close(reason: string): void;
+}
+
+export interface SessionRegistryOptions {
+  clock: Clock;
+  logger: Logger;
+  /** A node not heard from for this long is reported unreachable. */
+  heartbeatTimeoutMs: number;
+}
+
+export interface SessionEvents {
+  hello: [NodeRef, Hello__Output];
+  status: [NodeRef, NodeStatus__Output];
+  ack: [NodeRef, number];
+  disconnect: [NodeRef, string];
+}
+
+/**
+ * Every node the coordinator knows: its session if connected, what it was assigned and
+ * what it reports. Transport-free, so the rules are tested without sockets.
+ */
+export class SessionRegistry extends EventEmitter<SessionEvents> {
+  private readonly nodes = new Map<string, NodeRecord>();
+
+  constructor(private readonly options: SessionRegistryOptions) {
+    super();
+  }
+
+  private record(ref: NodeRef): NodeRecord {
+    const key = nodeKey(ref);
+    let record = this.nodes.get(key);
+    if (!record) {
+      record = { cluster: ref.cluster, node: ref.node, generation: 0, ackedGeneration: 0, observedGeneration: 0, agentVersion: '' };
+      this.nodes.set(key, record);
+    }
+    return record;
+  }
+
+  /**
+   * Starts a session for the node named by the caller's certificate. The Hello's own
+   * claims are checked against that identity, never trusted instead of it.
+   */
+  open(identity: NodeRef, hello: Hello__Output, sink: SessionSink): SessionHandle {
+    if (hello.protocolVersion !== PROTOCOL_VERSION) {
+      throw new SessionRefused('unsupported-protocol',
+        `agent speaks protocol version ${hello.protocolVersion}; this coordinator speaks ${PROTOCOL_VERSION}`);
+    }
+    if (hello.nodeName !== identity.node) {
+      throw new SessionRefused('identity-mismatch',
+        `the certificate is for node ${identity.node} but the agent says it is "${hello.nodeName}"`);
+    }
+    const record = this.record(identity);
+    if (record.session) this.options.logger.info({ node: nodeKey(identity) }, 'agent reconnected; replacing its previous stream');
+    const session = new Session(sink);
+    const now = this.options.clock.now();
+    Object.assign(record, {
+      session, connectedSince: now, lastSeen: now, agentVersion: hello.agentVersion, facts: hello.facts ?? undefined,
+    });
+    // After a coordinator restart the agent may hold a newer generation than we issued:
+    // continue above it, so generations never go backwards for an agent.
+    if (hello.heldGeneration > record.generation) {
+      record.generation = hello.heldGeneration;
+      record.ackedGeneration = Math.max(record.ackedGeneration, hello.heldGeneration);
+      if (record.desired) record.desired = { ...record.desired, generation: ++record.generation };
+    }
+    if (record.desired && record.desired.generation > hello.heldGeneration) session.offer(record.desired);
+    this.options.logger.info({ node: nodeKey(identity), agentVersion: hello.agentVersion, heldGeneration: hello.heldGeneration }, 'agent connected');
+    this.emit('hello', identity, hello);
+
+    let closed = false;
+    return {
+      receive: (message) => {
+        if (closed) return;
+        record.lastSeen = this.options.clock.now();
+        switch (message.body) {
+          case 'heartbeat':
+            record.observedGeneration = Math.max(record.observedGeneration, message.heartbeat!.observedGeneration);
+            break;
+          case 'ack':
+            record.ackedGeneration = Math.max(record.ackedGeneration, message.ack!.generation);
+            this.emit('ack', identity, message.ack!.generation);
+            break;
+          case 'status':
+            record.status = message.status!;
+            record.observedGeneration = Math.max(record.observedGeneration, message.status!.observedGeneration);
+            this.emit('status', identity, message.status!);
+            break;
+          case 'operationResult':
+            break;
+          default:
+            throw new SessionRefused('protocol-violation', `unexpected message "${message.body ?? 'empty'}" after hello`);
+        }
+      },
+      close: (reason) => {
+        if (closed) return;
+        closed = true;
+        if (record.session === session) {
+          record.session = undefined;
+          record.connectedSince = undefined;
+        }
+        this.options.logger.info({ node: nodeKey(identity), reason }, 'agent disconnected');
+        this.emit('disconnect', identity, reason);
+      },
+    };
+  }
+
+  /**
+   * Gives a node a new desired spec and returns its generation. Sent at once if the node
+   * is connected, on its next Hello otherwise; never waits for the agent.
+   */
+  assign(ref: NodeRef, spec: NodeSpec): number {
+    const record = this.record(ref);
+    const assignment = { generation: ++record.generation, spec };
+    record.desired = assignment;
+    record.session?.offer(assignment);
+    return assignment.generation;
+  }
+
+  /** The generation a node last acknowledged holding. */
+  ackedGeneration(ref: NodeRef): number {
+    return this.nodes.get(nodeKey(ref))?.ackedGeneration ?? 0;
+  }
+
+  isConnected(ref: NodeRef): boolean {
+    return Boolean(this.nodes.get(nodeKey(ref))?.session);
+  }
+
+  /** Every known node, sorted by cluster and name; unreachable is computed from the clock now. */
+  sessions(cluster?: string): NodeSession[] {
+    const now = this.options.clock.now();
+    const iso = (t?: number) => (t === undefined ? '' : new Date(t).toISOString());
+    return [...this.nodes.values()]
+      .filter((r) => !cluster || r.cluster === cluster)
+      .sort((a, b) => nodeKey(a).localeCompare(nodeKey(b)))
+      .map((r) => ({
+        nodeName: r.node,
+        cluster: r.cluster,
+        connected: Boolean(r.session),
+        unreachable: r.lastSeen === undefined || now - r.lastSeen > this.options.heartbeatTimeoutMs,
+        connectedSince: iso(r.connectedSince),
+        lastHeartbeat: iso(r.lastSeen),
+        desiredGeneration: r.desired?.generation ?? 0,
+        observedGeneration: r.observedGeneration,
+        agentVersion: r.agentVersion,
+        status: r.status ?? null,
+        addresses: r.facts?.addresses ?? [],
+      }));
+  }
+}
