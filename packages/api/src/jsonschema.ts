@@ -13,7 +13,13 @@ function forEditor(schema: unknown, optional: boolean): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(schema)) {
     if (EDITOR_ONLY_DROPPED.has(key)) continue;
-    if (key === 'required' && optional) continue;
+    if (key === 'required') {
+      // Profiles and clusters set spec fields partially; elsewhere a field with a default may be left out.
+      const properties = (schema as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
+      const required = (value as string[]).filter((name) => properties[name]?.default === undefined);
+      if (!optional && required.length) out[key] = required;
+      continue;
+    }
     if (key === 'properties') {
       out[key] = Object.fromEntries(Object.entries(value as object).map(([name, child]) => [name, forEditor(child, optional || name === 'spec')]));
     } else if (key === 'items' || key === 'anyOf' || key === 'additionalProperties') {
