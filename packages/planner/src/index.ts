@@ -1,0 +1,3 @@
+export * from './labels.js';
+export * from './machines.js';
+export * from './node-spec.js';
