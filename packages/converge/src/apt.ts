@@ -1,5 +1,6 @@
+import { ExecError } from '@herd/sys';
 import type { InstalledPackage, PackageManager, PackageRequest } from './package-manager.js';
-import { TIMEOUTS, type StepContext } from './step.js';
+import { Reason, StepFailed, TIMEOUTS, type StepContext } from './step.js';
 
 /** dpkg leaves files here while it works; any left over mean a dpkg run died half-way (dpkg's own check). */
 const DPKG_UPDATES = '/var/lib/dpkg/updates';
@@ -16,8 +17,16 @@ const HALF_DONE = new Set(['half-installed', 'unpacked', 'half-configured', 'tri
 
 /** Debian and Ubuntu: dpkg-query to look, apt-get and apt-mark to change. */
 export function aptPackageManager(): PackageManager {
-  const aptGet = (ctx: StepContext, args: string[]) =>
-    ctx.execute('apt-get', [...args.slice(0, 1), ...APT_GET, ...args.slice(1)], { env: ENV, timeoutMs: TIMEOUTS.packages });
+  /** A package transaction. Maintainer scripts and dpkg report on stdout too: a failure carries both. */
+  async function transaction(ctx: StepContext, command: string, args: string[]): Promise<void> {
+    try {
+      await ctx.execute(command, args, { env: ENV, timeoutMs: TIMEOUTS.packages });
+    } catch (e) {
+      if (!(e instanceof ExecError) || !e.stdout.trim()) throw e;
+      throw new StepFailed(Reason.CommandFailed, `${e.message}\noutput:\n${e.stdout.trim().split('\n').slice(-10).join('\n')}`);
+    }
+  }
+  const aptGet = (ctx: StepContext, args: string[]) => transaction(ctx, 'apt-get', [...args.slice(0, 1), ...APT_GET, ...args.slice(1)]);
 
   /** The (name, version) pairs apt can install, from one apt-cache call. */
   async function available(names: readonly string[], ctx: StepContext): Promise<Set<string>> {
@@ -51,13 +60,13 @@ export function aptPackageManager(): PackageManager {
       return leftovers.length ? `dpkg was interrupted (${leftovers.length} files in ${DPKG_UPDATES})` : undefined;
     },
     async recover(ctx) {
-      await ctx.execute('dpkg', ['--force-confdef', '--force-confold', '--configure', '-a'], { env: ENV, timeoutMs: TIMEOUTS.packages });
+      await transaction(ctx, 'dpkg', ['--force-confdef', '--force-confold', '--configure', '-a']);
       await aptGet(ctx, ['install', '-f']);
     },
     async install(packages, { allowDowngrade }, ctx) {
       const known = await available(packages.map((p) => p.name), ctx);
       if (ctx.round.aptSourcesChanged || packages.some((p) => !known.has(`${p.name}=${p.version}`))) {
-        await ctx.execute('apt-get', ['update', '-q'], { env: ENV, timeoutMs: TIMEOUTS.packages });
+        await transaction(ctx, 'apt-get', ['update', '-q']);
       }
       const flags = allowDowngrade ? ['--allow-downgrades', '--allow-change-held-packages'] : [];
       await aptGet(ctx, ['install', '--no-install-recommends', ...flags, ...packages.map((p: PackageRequest) => `${p.name}=${p.version}`)]);

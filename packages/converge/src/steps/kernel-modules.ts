@@ -14,8 +14,10 @@ interface ModuleItem extends Item {
 
 /**
  * Modules listed for every boot (systemd-modules-load reads modules-load.d) and loaded now.
- * Loading is best effort where the kernel refuses it for lack of permission (a container):
- * that is a warning on the condition, not a failure; any other modprobe error fails the step.
+ * Loading is best effort where it cannot work: the kernel refuses for lack of permission,
+ * or the machine has no module tree for its running kernel (a container shares the host's
+ * kernel, not its /lib/modules). That is a warning on the condition, not a failure; any
+ * other modprobe error (a module that does not exist) fails the step.
  */
 export const kernelModulesStep: Step<ModuleItem> = {
   name: 'KernelModules',
@@ -38,8 +40,13 @@ export const kernelModulesStep: Step<ModuleItem> = {
       try {
         await ctx.execute('modprobe', ['--', change.item]);
       } catch (e) {
-        if (e instanceof ExecError && REFUSED.test(e.stderr)) ctx.warn(change.item, `not loaded, the kernel refused: ${e.stderr.trim()}`);
-        else throw e;
+        if (!(e instanceof ExecError)) throw e;
+        if (REFUSED.test(e.stderr)) return ctx.warn(change.item, `not loaded, the kernel refused: ${e.stderr.trim()}`);
+        const release = (await ctx.files.read('/proc/sys/kernel/osrelease'))?.trim();
+        if (release && !(await ctx.files.stat(`/lib/modules/${release}`))) {
+          return ctx.warn(change.item, `not loaded: no /lib/modules/${release} on this machine (a container?)`);
+        }
+        throw e;
       }
     });
   },

@@ -31,14 +31,28 @@ export function packagesStep(pm: PackageManager): Step<PackageItem> & Repairing 
     }
   }
 
+  /**
+   * Recovery fails while a broken package's own scripts fail; installing the version the
+   * spec wants may still fix it, so the install goes ahead and speaks for itself.
+   */
+  async function recover(ctx: StepContext): Promise<string | undefined> {
+    try {
+      await pm.recover(ctx);
+      return undefined;
+    } catch (e) {
+      ctx.logger.warn({ err: e }, 'package recovery failed');
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
   return {
     name: 'Packages',
     dependsOn: ['AptSources'],
     async repair(_spec, ctx) {
       const interrupted = await pm.interrupted(ctx);
       if (!interrupted) return undefined;
-      await pm.recover(ctx);
-      return `recovered: ${interrupted}`;
+      const failure = await recover(ctx);
+      return failure ? `${interrupted}; recovery failed: ${failure}` : `recovered: ${interrupted}`;
     },
     async observe(spec, ctx) {
       const installed = await pm.query(spec.packages.map((p) => p.name), ctx);
@@ -55,7 +69,7 @@ export function packagesStep(pm: PackageManager): Step<PackageItem> & Repairing 
     },
     async apply(changes, ctx) {
       // A half-installed package of ours (dpkg killed in a way that left no updates/ files).
-      if (changes.some((c) => c.have?.broken)) await pm.recover(ctx);
+      if (changes.some((c) => c.have?.broken)) await recover(ctx);
 
       const removals = changes.filter((c) => c.want.absent && c.have?.version !== undefined);
       if (removals.length) await withUnheld(removals, ctx, () => pm.remove(removals.map((c) => c.want.name), ctx));
