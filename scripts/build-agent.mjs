@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// Builds the self-contained herd-agent artifact a machine without npm runs: the agent
+// bundled by esbuild into one JavaScript file, this host's node binary beside it (the
+// machines run the same Debian, DESIGN.md §8), the install script, and a VERSION line.
+// Usage: node scripts/build-agent.mjs [OUT_DIR]   (default: dist/herd-agent)
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const out = resolve(process.argv[2] ?? join(root, 'dist/herd-agent'));
+
+const tsc = spawnSync('npx', ['tsc', '-b', 'packages/agent'], { cwd: root, stdio: 'inherit' });
+if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+
+// Built next to the final directory and renamed, so a half-built artifact is never installed.
+const temp = `${out}.building`;
+rmSync(temp, { recursive: true, force: true });
+mkdirSync(temp, { recursive: true });
+await build({
+  entryPoints: [join(root, 'packages/agent/dist/main.js')],
+  outfile: join(temp, 'herd-agent.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // CommonJS dependencies (grpc-js, systeminformation) call require and read __dirname.
+  banner: {
+    js: [
+      "import { createRequire as __herdRequire } from 'node:module';",
+      "import { fileURLToPath as __herdPath } from 'node:url';",
+      'const require = __herdRequire(import.meta.url);',
+      'const __filename = __herdPath(import.meta.url);',
+      "const __dirname = __herdPath(new URL('.', import.meta.url));",
+    ].join('\n'),
+  },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+copyFileSync(process.execPath, join(temp, 'node'));
+copyFileSync(join(root, 'scripts/install-agent.sh'), join(temp, 'install-agent.sh'));
+
+const { version } = JSON.parse(readFileSync(join(root, 'packages/agent/package.json'), 'utf8'));
+const hash = createHash('sha256');
+for (const file of ['herd-agent.mjs', 'node', 'install-agent.sh']) hash.update(readFileSync(join(temp, file)));
+writeFileSync(join(temp, 'VERSION'), `${version}+${hash.digest('hex').slice(0, 12)} node ${process.version}\n`);
+
+rmSync(out, { recursive: true, force: true });
+renameSync(temp, out);
+process.stdout.write(`${out}: ${readFileSync(join(out, 'VERSION'), 'utf8')}`);

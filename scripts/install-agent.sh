@@ -1,0 +1,170 @@
+#!/bin/bash
+# install-agent.sh: the one way herd-agent gets onto a machine — over SSH, from cloud-init
+# user data, or copied into a local machine. Run it as root from the artifact directory that
+# scripts/build-agent.mjs makes (it sits there beside node and herd-agent.mjs).
+#
+# It installs or upgrades the agent and its systemd unit, then enables and starts it.
+# Idempotent: run again with the same artifact and settings it changes nothing and says so;
+# with a newer artifact it upgrades in place and restarts the agent.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: install-agent.sh --coordinator HOST:PORT --ca-hash sha256:HEX --token TOKEN [--node NAME]
+       install-agent.sh                 (upgrade or repair, keeping the recorded settings)
+  --coordinator, --ca-hash and --token are needed the first time (the token is single-use:
+  the agent enrolls with it once); later runs keep /etc/herd/agent.env unless given again.
+  --no-start   install and enable, but leave starting to the next boot (image building)
+EOF
+}
+
+artifact="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+prefix=/opt/herd/agent
+env_file=/etc/herd/agent.env
+unit_file=/etc/systemd/system/herd-agent.service
+wrapper=/usr/local/bin/herd-agent
+
+die() { echo "install-agent: $*" >&2; exit 1; }
+
+coordinator='' ca_hash='' token='' node='' start=1
+while (($#)); do
+  case "$1" in
+    --coordinator) coordinator=${2:?--coordinator needs HOST:PORT}; shift 2 ;;
+    --ca-hash) ca_hash=${2:?--ca-hash needs sha256:HEX}; shift 2 ;;
+    --token) token=${2:?--token needs a value}; shift 2 ;;
+    --node) node=${2:?--node needs a name}; shift 2 ;;
+    --no-start) start=0; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument: $1" ;;
+  esac
+done
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+for f in node herd-agent.mjs VERSION; do
+  [[ -f $artifact/$f ]] || die "$artifact is not an agent artifact (no $f); build one with scripts/build-agent.mjs"
+done
+# Values end up as words on the agent's command line: check their shape here, before
+# anything changes, so a typo never reaches the unit.
+if [[ -n $coordinator$ca_hash$token ]]; then
+  [[ -n $coordinator && -n $ca_hash && -n $token ]] || die "--coordinator, --ca-hash and --token go together"
+  host_port='^[][A-Za-z0-9.:_-]+:[0-9]+$' # brackets for IPv6: [::1]:7443
+  [[ $coordinator =~ $host_port ]] || die "--coordinator must be HOST:PORT, got '$coordinator'"
+  [[ $ca_hash =~ ^sha256:[0-9a-f]{64}$ ]] || die "--ca-hash must be sha256: and 64 hex digits"
+  [[ $token =~ ^[A-Za-z0-9._-]+$ ]] || die "--token has characters a token never has"
+  [[ -z $node || $node =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die "--node must be a lower-case DNS label, got '$node'"
+elif [[ -n $node ]]; then
+  die "--node goes with --coordinator, --ca-hash and --token"
+elif [[ ! -f $env_file ]]; then
+  usage >&2
+  die "first install: --coordinator, --ca-hash and --token are needed"
+fi
+
+changed=()
+# put SRC DEST MODE: installs SRC as DEST unless DEST already has that content and mode.
+# Through a temporary file and a rename, so the running agent never sees half a file.
+put() {
+  local src=$1 dest=$2 mode=$3
+  if [[ -f $dest ]] && cmp -s "$src" "$dest" && [[ $(stat -c %a "$dest") == "$mode" ]]; then return; fi
+  mkdir -p "$(dirname "$dest")"
+  cp "$src" "$dest.herd-tmp"
+  chmod "$mode" "$dest.herd-tmp"
+  mv -f "$dest.herd-tmp" "$dest"
+  changed+=("$dest")
+}
+# put_text DEST MODE: like put, the content from standard input.
+put_text() {
+  local tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  put "$tmp" "$1" "$2"
+  rm -f "$tmp"
+}
+
+old_version=$(cat "$prefix/VERSION" 2>/dev/null || true)
+new_version=$(cat "$artifact/VERSION")
+
+put "$artifact/node" "$prefix/node" 755
+put "$artifact/herd-agent.mjs" "$prefix/herd-agent.mjs" 644
+put "$artifact/VERSION" "$prefix/VERSION" 644
+put_text "$wrapper" 755 <<EOF
+#!/bin/sh
+# herd-agent from $prefix (installed by install-agent.sh), e.g. herd-agent --dry-run
+exec $prefix/node $prefix/herd-agent.mjs "\$@"
+EOF
+if [[ -n $coordinator ]]; then
+  # Root-only: it holds the bootstrap token until the agent has enrolled with it.
+  put_text "$env_file" 600 <<EOF
+# Written by install-agent.sh; read by herd-agent.service. Once enrolled, the agent keeps
+# its credentials in /var/lib/herd-agent and no longer uses the token.
+HERD_AGENT_FLAGS="--coordinator=$coordinator --ca-hash=$ca_hash --token=$token${node:+ --node=$node}"
+EOF
+fi
+put_text "$unit_file" 644 <<EOF
+[Unit]
+Description=herd agent: keeps this machine converged to the spec its coordinator assigns
+Wants=network-online.target
+After=network-online.target
+# Never give up restarting: however often it failed, the agent must come back.
+StartLimitIntervalSec=0
+
+[Service]
+Type=exec
+EnvironmentFile=$env_file
+ExecStart=$prefix/node $prefix/herd-agent.mjs --state=/var/lib/herd-agent \$HERD_AGENT_FLAGS
+Restart=always
+RestartSec=5
+# SIGTERM goes to the agent alone, which ends its round and exits; whatever it started
+# that still runs at the end of TimeoutStopSec (apt, dpkg) is then killed with it.
+KillMode=mixed
+TimeoutStopSec=90
+# Credentials (the agent's private key) live here, readable by root only.
+StateDirectory=herd-agent
+StateDirectoryMode=0700
+SyslogIdentifier=herd-agent
+UMask=0022
+# Hardening that leaves managing the OS intact. The agent installs packages, writes /etc,
+# loads modules, sets sysctls and mounts, so no ProtectSystem/ProtectHome/PrivateTmp/
+# ProtectKernel* (and nothing else that gives it its own mount namespace: mounts it makes
+# must be the system's), and no NoNewPrivileges (maintainer scripts may run setuid tools).
+# Rebooting only through systemd (\`systemctl reboot\`, after a grant), never by a direct
+# reboot(2) from the agent or anything it runs:
+CapabilityBoundingSet=~CAP_SYS_BOOT
+# No realtime scheduling and no personality changes for the agent and its commands:
+RestrictRealtime=yes
+LockPersonality=yes
+
+[Install]
+WantedBy=multi-user.target
+EOF
+
+if [[ " ${changed[*]} " == *" $unit_file "* ]]; then systemctl daemon-reload; fi
+files_changed=${#changed[@]}
+if ! systemctl is-enabled --quiet herd-agent.service; then
+  systemctl enable --quiet herd-agent.service
+  changed+=("enabled herd-agent.service")
+fi
+if ((start)); then
+  state=$(systemctl is-active herd-agent.service || true)
+  if [[ $state == active || $state == activating || $state == reloading ]]; then
+    if ((files_changed)); then
+      systemctl restart herd-agent.service
+      changed+=("restarted herd-agent.service")
+    fi
+  else
+    systemctl start herd-agent.service
+    changed+=("started herd-agent.service")
+  fi
+fi
+
+if ((${#changed[@]} == 0)); then
+  echo "herd-agent $new_version: already installed and running, nothing changed"
+else
+  if [[ -z $old_version ]]; then
+    echo "herd-agent $new_version: installed"
+  elif [[ $old_version != "$new_version" ]]; then
+    echo "herd-agent: upgraded from $old_version to $new_version"
+  else
+    echo "herd-agent $new_version: updated"
+  fi
+  printf '  %s\n' "${changed[@]}"
+fi
