@@ -1,10 +1,10 @@
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { ConvergeEngine, RoundReport } from '@herd/converge';
-import { herdProto, PROTOCOL_VERSION } from '@herd/proto';
+import { formatHostPort, herdProto, PROTOCOL_VERSION } from '@herd/proto';
 import type { AgentMessage, AgentSessionClient, CoordinatorMessage__Output, Facts, NodeStatus } from '@herd/proto';
 import type { Clock, Logger } from '@herd/sys';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { grpcTarget } from './enroll.js';
+import { coordinatorAddress } from './enroll.js';
 import type { AgentState, Credentials, HeldAssignment } from './state.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -118,7 +118,7 @@ export class Agent {
   private async session(signal: AbortSignal, onHealthy: () => void): Promise<string> {
     const { credentials: creds, logger, clock } = this.options;
     const client: AgentSessionClient = new (herdProto().herd.v1.AgentSession)(
-      grpcTarget(this.options.coordinator ?? creds.coordinator),
+      formatHostPort(coordinatorAddress(this.options.coordinator ?? creds.coordinator)),
       credentials.createSsl(Buffer.from(creds.caPem), Buffer.from(creds.keyPem), Buffer.from(creds.certPem)),
       { 'grpc.keepalive_time_ms': 60_000, 'grpc.keepalive_timeout_ms': 20_000, ...this.options.channelOptions },
     );

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { caHash, createCsr, isIssuedBy } from '@herd/pki';
-import { herdProto, PROTOCOL_VERSION } from '@herd/proto';
+import { formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, type HostPort } from '@herd/proto';
 import type { EnrollResponse__Output } from '@herd/proto';
 import { UserError } from '@herd/sys';
 import type { Credentials } from './state.js';
@@ -18,17 +18,11 @@ export class EnrollmentRefused extends UserError {
   override readonly name = 'EnrollmentRefused';
 }
 
-export function splitAddress(address: string): { host: string; port: number } {
-  const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address);
-  const port = Number(match?.[2]);
-  if (!match || !(port > 0 && port < 65536)) throw new UserError(`"${address}" is not HOST:PORT`);
-  return { host: match[1]!, port };
-}
-
-/** `host:port` as gRPC targets want it (IPv6 in brackets). */
-export function grpcTarget(address: string): string {
-  const { host, port } = splitAddress(address);
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+/** `HOST:PORT` of a coordinator (a port is required). */
+export function coordinatorAddress(address: string): HostPort {
+  const parsed = parseHostPort(address);
+  if (!parsed || parsed.port === 0) throw new UserError(`"${address}" is not HOST:PORT`);
+  return parsed;
 }
 
 const pemOf = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
@@ -39,7 +33,7 @@ const pemOf = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('bas
  * certificate (kubeadm's discovery-hash check, on the TLS handshake instead of a ConfigMap).
  */
 export async function discoverCA(address: string, pin: string, timeoutMs = 10_000): Promise<string> {
-  const { host, port } = splitAddress(address);
+  const { host, port } = coordinatorAddress(address);
   const chain = await new Promise<DetailedPeerCertificate>((resolve, reject) => {
     const socket = connect({ host, port, servername: isIP(host) ? undefined : host, rejectUnauthorized: false, ALPNProtocols: ['h2'], timeout: timeoutMs });
     socket.once('secureConnect', () => {
@@ -78,7 +72,7 @@ export async function enroll(options: EnrollOptions): Promise<Credentials> {
   const caPem = await discoverCA(options.coordinator, options.caHash, timeoutMs);
   const { csrPem, keyPem } = await createCsr(options.node || hostname());
   // From here on the connection is verified against the pinned CA.
-  const client = new (herdProto().herd.v1.Enrollment)(grpcTarget(options.coordinator), credentials.createSsl(Buffer.from(caPem)));
+  const client = new (herdProto().herd.v1.Enrollment)(formatHostPort(coordinatorAddress(options.coordinator)), credentials.createSsl(Buffer.from(caPem)));
   try {
     const response = await new Promise<EnrollResponse__Output>((resolve, reject) => {
       client.Enroll(

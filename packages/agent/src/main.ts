@@ -3,9 +3,10 @@
 import { parseArgs } from 'node:util';
 import { createEngine } from '@herd/converge';
 import { CA_HASH_PATTERN, isValidName } from '@herd/pki';
+import { parseHostPort } from '@herd/proto';
 import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type Logger } from '@herd/sys';
 import { Agent, AGENT_VERSION } from './agent.js';
-import { enroll, splitAddress } from './enroll.js';
+import { enroll } from './enroll.js';
 import { readFacts } from './facts.js';
 import { AgentState } from './state.js';
 
@@ -62,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   if (flags.version) { process.stdout.write(`herd-agent ${AGENT_VERSION}\n`); return 0; }
   const intervalMs = duration('interval', flags.interval);
   const heartbeatMs = duration('heartbeat', flags.heartbeat);
-  if (flags.coordinator) splitAddress(flags.coordinator);
+  if (flags.coordinator && !parseHostPort(flags.coordinator)?.port) throw new UsageError(`--coordinator must be HOST:PORT, got "${flags.coordinator}"\n${USAGE}`);
   if (flags['ca-hash'] && !CA_HASH_PATTERN.test(flags['ca-hash'])) throw new UsageError(`--ca-hash must be sha256: and 64 hex digits\n${USAGE}`);
   if (flags.node && !isValidName(flags.node)) throw new UsageError(`--node must be a lower-case DNS label, got "${flags.node}"`);
 

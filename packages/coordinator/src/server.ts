@@ -7,7 +7,7 @@ import {
   CertificateError, caHash, certHosts, checkCsr, createCA, identityFromSubject, isIssuedBy, isValidName,
   issueClientCert, issueServerCert, signClientCsr, type Identity,
 } from '@herd/pki';
-import { herdProto, PROTOCOL_VERSION } from '@herd/proto';
+import { formatHostPort, herdProto, PROTOCOL_VERSION } from '@herd/proto';
 import type {
   AdminHandlers, AgentMessage__Output, CoordinatorMessage, CreateTokenRequest__Output, CreateTokenResponse,
   EnrollRequest__Output, EnrollResponse, GetStatusRequest__Output, GetStatusResponse,
@@ -260,7 +260,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const provider = staticProvider(Buffer.from(pki.ca.certPem), chain, Buffer.from(pki.server.keyPem));
   const credentials: ServerCredentials = experimental.createCertificateProviderServerCredentials(provider, provider, false);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`, credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
+    server.bindAsync(formatHostPort(options), credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
   });
   logger.info({ host: options.host, port, caHash: pin, maxMessageBytes }, 'coordinator listening');
 

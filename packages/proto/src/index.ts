@@ -14,6 +14,8 @@ export const PROTOCOL_VERSION = 1;
 /** Must match the flags scripts/gen-proto.mjs passes to proto-loader-gen-types. */
 export const LOADER_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
 
+export * from './address.js';
+
 export type HerdProto = AgentProto & AdminProto;
 
 let loaded: HerdProto | undefined;

@@ -2,10 +2,16 @@ import type { Command } from '../command.js';
 import { initCommand } from './init.js';
 import { validateCommand } from './validate.js';
 import { schemaCommand } from './schema.js';
+import { coordinatorCommand } from './coordinator.js';
+import { tokenCommand } from './token.js';
+import { statusCommand } from './status.js';
 
 /** Every `herd` command, in the order `herd help` lists them. One file per command. */
 export const commands: Command[] = [
   initCommand,
   validateCommand,
   schemaCommand,
+  coordinatorCommand,
+  tokenCommand,
+  statusCommand,
 ];

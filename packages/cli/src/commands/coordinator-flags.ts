@@ -1,0 +1,22 @@
+import { directoryStore, type CoordinatorStore } from '@herd/coordinator';
+import { parseHostPort, type HostPort } from '@herd/proto';
+import { nodeFileSystem, UsageError } from '@herd/sys';
+
+/** `--coordinator HOST:PORT --state DIR`, shared by the commands that call the admin API. */
+export const adminOptions = {
+  coordinator: { type: 'string' },
+  state: { type: 'string' },
+} as const;
+
+export function hostPortFlag(flag: string, value: unknown, usage: string, allowPortZero = false): HostPort {
+  const parsed = typeof value === 'string' ? parseHostPort(value) : undefined;
+  if (!parsed || (!allowPortZero && parsed.port === 0)) {
+    throw new UsageError(`--${flag} ${value === undefined ? 'is required' : `must be HOST:PORT, got "${String(value)}"`}\nusage: ${usage}`);
+  }
+  return parsed;
+}
+
+export function stateFlag(value: unknown, usage: string): CoordinatorStore {
+  if (typeof value !== 'string' || !value) throw new UsageError(`--state DIR is required\nusage: ${usage}`);
+  return directoryStore(value, nodeFileSystem());
+}
