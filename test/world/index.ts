@@ -21,10 +21,11 @@
  * In a describe() suite: `const world = await TestWorld.start({ after }, …)` inside `before`.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecutor, createLogger, type Executor, type Logger } from '@herd/sys';
-import { Bridge, Machine, ensureImage, defaultCacheDir } from '@herd/nspawn';
+import { Bridge, Machine, ensureImage, defaultCacheDir, registerTeardown } from '@herd/nspawn';
 import { AptRepository, downloadDebs } from '@herd/aptrepo';
 
 export { Machine, Bridge, AptRepository };
@@ -46,6 +47,7 @@ export interface WorldOptions {
 export class TestWorld {
   readonly machines: Machine[] = [];
   private nextHost = 2;
+  private unregister: () => void = () => {};
 
   private constructor(
     readonly dir: string,
@@ -65,6 +67,7 @@ export class TestWorld {
     const bridge = await Bridge.create({ exec, logger }).catch(async (e) => { await rm(dir, { recursive: true, force: true }); throw e; });
     const repo = await AptRepository.create({ dir: join(dir, 'repo'), exec, logger });
     const world = new TestWorld(dir, image.path, bridge, repo, exec, logger, options);
+    world.unregister = registerTeardown({ label: `test world ${dir}`, run: () => world.destroy(), runSync: () => rmSync(dir, { recursive: true, force: true }) });
     hook?.after(() => world.destroy());
     try {
       await repo.serve(bridge.hostAddress);
@@ -103,9 +106,13 @@ export class TestWorld {
 
   /** Removes machines, the repository server, the bridge and the world's directory. Safe to call twice. */
   async destroy(): Promise<void> {
-    await Promise.allSettled(this.machines.map((m) => m.destroy()));
+    const failed = (await Promise.allSettled(this.machines.map((m) => m.destroy())))
+      .flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
     await this.repo.close();
     await this.bridge.destroy();
+    // Never delete below a machine that may still be mounted: rm would walk into its root.
+    if (failed.length) throw new AggregateError(failed, `could not destroy every machine; ${this.dir} left in place`);
     await rm(this.dir, { recursive: true, force: true });
+    this.unregister();
   }
 }

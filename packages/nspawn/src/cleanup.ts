@@ -39,7 +39,7 @@ export function registerTeardown(teardown: Teardown): () => void {
 /** Runs every registered teardown, newest first (machines before the bridge they sit on). */
 export async function cleanupAll(): Promise<void> {
   for (const teardown of [...pending].reverse()) {
-    pending.delete(teardown);
+    if (!pending.delete(teardown)) continue; // an earlier teardown already took care of it
     try { await teardown.run(); } catch { teardown.runSync(); }
   }
 }
