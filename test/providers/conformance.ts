@@ -34,7 +34,7 @@ export function providerConformance(kind: string, setup: () => Promise<Conforman
     });
 
     it('creating the same name twice gives one machine, with its labels', async () => {
-      const name = await provider.newMachineName(world.cluster, 'pool-a', new Set());
+      const name = provider.newMachineName(world.cluster, 'pool-a', new Set());
       const request = { name, labels: labels(world.cluster, 'pool-a'), shape: {} };
       first = await provider.create(request);
       const again = await provider.create(request);
@@ -48,7 +48,7 @@ export function providerConformance(kind: string, setup: () => Promise<Conforman
 
     it('a new name is never one that exists or is taken', async () => {
       const taken = new Set(['reserved-by-the-caller']);
-      const name = await provider.newMachineName(world.cluster, 'pool-a', taken);
+      const name = provider.newMachineName(world.cluster, 'pool-a', taken);
       assert.ok(!taken.has(name));
       assert.notEqual(name, first.name);
     });

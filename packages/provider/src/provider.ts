@@ -41,8 +41,12 @@ export interface Provider {
   readonly kind: string;
   /** Machines whose labels include every pair of `selector`. */
   list(selector: Record<string, string>): Promise<Machine[]>;
-  /** A name for a new machine of `pool` that no machine has yet. */
-  newMachineName(cluster: string, pool: string, taken: ReadonlySet<string>): Promise<string>;
+  /**
+   * A name for a new machine of `pool`, not in `taken` (every machine listed, and those
+   * planned in this round). Providers with a fixed inventory pick a free machine, or throw
+   * QuotaExceededError when none is left.
+   */
+  newMachineName(cluster: string, pool: string, taken: ReadonlySet<string>): string;
   /** Creates the machine, or returns it when it already exists. */
   create(request: MachineRequest): Promise<Machine>;
   /** Deletes (or, for machines herd does not own, releases) the machine; absent is fine. */

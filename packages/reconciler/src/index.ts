@@ -1,0 +1,2 @@
+export * from './reconciler.js';
+export * from './status.js';

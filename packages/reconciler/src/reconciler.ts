@@ -1,0 +1,258 @@
+import { EventEmitter } from 'node:events';
+import type { Cluster } from '@herd/api';
+import type { Coordinator } from '@herd/coordinator';
+import { LABEL, buildNodeSpec, orphanedMachines, planMachines, poolsOf, type MachineAction, type PoolPlan } from '@herd/planner';
+import type { NodeSession } from "@herd/proto";
+import type { Machine, Provider } from '@herd/provider';
+import type { Snapshot } from '@herd/source';
+import { systemClock, type Clock, type Logger } from '@herd/sys';
+import type { ClusterStatus, FleetStatus, MachineStatus } from './status.js';
+
+export interface ReconcilerOptions {
+  /** Reads the desired state (a Git source, or a working tree). */
+  read(): Promise<Snapshot>;
+  coordinator: Pick<Coordinator, 'nodes' | 'tokens' | 'caHash' | 'port'>;
+  /** The provider for a cluster (the caller caches them). */
+  provider(cluster: Cluster): Promise<Provider>;
+  /** Directory of the agent artifact installed on new machines (scripts/build-agent.mjs). */
+  agentArtifact: string;
+  /** Only this cluster (`herd up --cluster`). */
+  cluster?: string;
+  /** Lifetime of the bootstrap token made for each new machine. Default 15 minutes. */
+  tokenTtlMs?: number;
+  /** A machine whose agent never connected gets the agent installed again after this long. Default 2 minutes. */
+  reinstallAfterMs?: number;
+  /** Machines created at once per cluster. Default 3. */
+  parallelCreates?: number;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/** Progress, for a terminal or a log: what the loop did, as it does it. */
+export interface ReconcilerEvents {
+  'machine-created': [cluster: string, machine: string];
+  'agent-installed': [cluster: string, machine: string];
+  'machine-deleted': [cluster: string, machine: string];
+  assigned: [cluster: string, machine: string, generation: number];
+  rejected: [commit: string | undefined, errors: number];
+  round: [status: FleetStatus];
+}
+
+/**
+ * The coordinator's loop, level-based (STYLE.md §8): every round reads Git, lists each
+ * cluster's machines from its provider, plans from what is there now, acts, and reports.
+ * Nothing depends on having seen an earlier round, so a restarted coordinator with the same
+ * repository simply carries on. A commit that does not validate changes nothing: the last
+ * good one stays in force and the status says what is wrong.
+ */
+export class Reconciler extends EventEmitter<ReconcilerEvents> {
+  private inForce?: Snapshot;
+  private rejected?: FleetStatus['rejected'];
+  /** The spec last handed to each node, to hand a new one only when it changed. */
+  private readonly assigned = new Map<string, string>();
+  /** When the agent was last installed on a machine, to retry an install that never enrolled. */
+  private readonly installed = new Map<string, number>();
+  private readonly clock: Clock;
+  private last?: FleetStatus;
+
+  constructor(private readonly options: ReconcilerOptions) {
+    super();
+    this.clock = options.clock ?? systemClock;
+  }
+
+  get status(): FleetStatus | undefined {
+    return this.last;
+  }
+
+  async round(): Promise<FleetStatus> {
+    const snapshot = await this.options.read();
+    if (snapshot.errors.length) {
+      if (this.rejected?.commit !== snapshot.commit || !snapshot.commit) this.emit('rejected', snapshot.commit, snapshot.errors.length);
+      this.rejected = { ...(snapshot.commit ? { commit: snapshot.commit } : {}), errors: snapshot.errors };
+      this.options.logger.warn({ commit: snapshot.commit, errors: snapshot.errors.length, inForce: this.inForce?.commit }, 'desired state does not validate; keeping the last good one');
+    } else {
+      this.inForce = snapshot;
+      this.rejected = undefined;
+    }
+    const source = this.inForce ?? snapshot;
+    const clusters = (this.inForce?.clusters ?? []).map((c) => c.cluster).filter((c) => !this.options.cluster || c.metadata.name === this.options.cluster);
+    const statuses: ClusterStatus[] = [];
+    const orphans: FleetStatus['orphans'] = [];
+    for (const cluster of clusters) {
+      const { status, seen } = await this.reconcileCluster(cluster, this.inForce!.commit ?? 'working-tree');
+      statuses.push(status);
+      const declared = this.inForce!.clusters.map((c) => c.cluster.metadata.name);
+      for (const m of orphanedMachines(declared, seen)) orphans.push({ cluster: m.labels[LABEL.cluster]!, machine: m.name });
+    }
+    const status: FleetStatus = {
+      time: new Date(this.clock.now()).toISOString(),
+      source: source.source,
+      ...(this.inForce?.commit ? { commit: this.inForce.commit } : {}),
+      ...(this.rejected ? { rejected: this.rejected } : {}),
+      clusters: statuses,
+      orphans: dedupe(orphans),
+      converged: !this.rejected && this.inForce !== undefined && statuses.every((c) => c.converged),
+    };
+    this.last = status;
+    this.emit('round', status);
+    return status;
+  }
+
+  private async reconcileCluster(cluster: Cluster, commit: string): Promise<{ status: ClusterStatus; seen: Machine[] }> {
+    const name = cluster.metadata.name;
+    const log = this.options.logger.child({ cluster: name });
+    let error: string | undefined;
+    let provider: Provider;
+    let machines: Machine[];
+    try {
+      provider = await this.options.provider(cluster);
+      machines = await provider.list({});
+    } catch (e) {
+      log.error({ err: e }, 'cannot list machines');
+      return { status: this.clusterStatus(cluster, [], `cannot list machines: ${(e as Error).message}`), seen: [] };
+    }
+    const mine = machines.filter((m) => m.labels[LABEL.cluster] === name);
+    const taken = new Set(machines.map((m) => m.name));
+    const plan = planMachines(cluster, mine, (pool) => {
+      const fresh = provider.newMachineName(name, pool.name, taken);
+      taken.add(fresh);
+      return fresh;
+    });
+
+    const failures: string[] = [];
+    const act = async (action: MachineAction) => {
+      try {
+        if (action.type === 'create') await this.createMachine(provider, cluster, action, log);
+        else await this.deleteMachine(provider, action, log);
+      } catch (e) {
+        log.error({ err: e, machine: action.name, action: action.type }, `cannot ${action.type} machine`);
+        failures.push(`${action.type} ${action.name}: ${(e as Error).message}`);
+      }
+    };
+    const creates = plan.actions.filter((a) => a.type === 'create');
+    for (let i = 0; i < creates.length; i += this.options.parallelCreates ?? 3) {
+      await Promise.all(creates.slice(i, i + (this.options.parallelCreates ?? 3)).map(act));
+    }
+    for (const action of plan.actions.filter((a) => a.type === 'delete')) await act(action);
+
+    if (plan.actions.length) {
+      mine.splice(0, mine.length, ...(await provider.list({ [LABEL.cluster]: name }).catch(() => mine)));
+    }
+    try {
+      await this.assignAll(provider, cluster, mine, commit, log);
+    } catch (e) {
+      failures.push(`assign: ${(e as Error).message}`);
+    }
+    if (failures.length) error = failures.join('; ');
+    return { status: this.clusterStatus(cluster, mine, error), seen: machines };
+  }
+
+  private async createMachine(provider: Provider, cluster: Cluster, action: Extract<MachineAction, { type: 'create' }>, log: Logger): Promise<void> {
+    const pool = poolsOf(cluster).find((p) => p.name === action.pool)!;
+    log.info({ machine: action.name, pool: action.pool, reason: action.reason }, 'creating machine');
+    const machine = await provider.create({ name: action.name, labels: action.labels, shape: pool.shape });
+    this.emit('machine-created', cluster.metadata.name, machine.name);
+    await this.installAgent(provider, cluster.metadata.name, machine.name, log);
+  }
+
+  private async installAgent(provider: Provider, cluster: string, machine: string, log: Logger): Promise<void> {
+    const { coordinator } = this.options;
+    const token = await coordinator.tokens.create({ cluster, node: machine, ttlMs: this.options.tokenTtlMs ?? 15 * 60_000 });
+    const host = await provider.coordinatorHost();
+    this.installed.set(`${cluster}/${machine}`, this.clock.now());
+    await provider.installAgent(machine, { artifactDir: this.options.agentArtifact, coordinator: `${host}:${coordinator.port}`, token: token.token, caHash: coordinator.caHash });
+    log.info({ machine }, 'agent installed');
+    this.emit('agent-installed', cluster, machine);
+  }
+
+  private async deleteMachine(provider: Provider, action: Extract<MachineAction, { type: 'delete' }>, log: Logger): Promise<void> {
+    log.info({ machine: action.name, reason: action.reason }, 'deleting machine');
+    // The provider stops the machine in order first, so its agent ends its round cleanly.
+    await provider.delete(action.name);
+    const key = `${action.cluster}/${action.name}`;
+    this.assigned.delete(key);
+    this.installed.delete(key);
+    this.emit('machine-deleted', action.cluster, action.name);
+  }
+
+  /** Hands every machine of the cluster its spec, when it changed; re-installs agents that never enrolled. */
+  private async assignAll(provider: Provider, cluster: Cluster, machines: Machine[], commit: string, log: Logger): Promise<void> {
+    const name = cluster.metadata.name;
+    const aptSources = (await provider.aptSources?.()) ?? [];
+    const sessions = new Map(this.options.coordinator.nodes.sessions(name).map((s) => [s.nodeName, s]));
+    for (const machine of machines) {
+      const pool = poolsOf(cluster).find((p) => p.name === machine.labels[LABEL.pool]);
+      if (!pool) continue;
+      const key = `${name}/${machine.name}`;
+      const spec = buildNodeSpec(cluster, pool, machine.name, { commit, aptSources });
+      const text = JSON.stringify(spec);
+      if (this.assigned.get(key) !== text) {
+        const generation = this.options.coordinator.nodes.assign({ cluster: name, node: machine.name }, spec);
+        this.assigned.set(key, text);
+        log.info({ machine: machine.name, generation, commit }, 'assigned');
+        this.emit('assigned', name, machine.name, generation);
+      }
+      const installedAt = this.installed.get(key);
+      const neverEnrolled = !sessions.get(machine.name)?.connectedSince && !sessions.get(machine.name)?.lastHeartbeat;
+      const retryAfter = this.options.reinstallAfterMs ?? 120_000;
+      if (machine.state === 'running' && neverEnrolled && (installedAt === undefined || this.clock.now() - installedAt > retryAfter)) {
+        // A machine we did not see enroll (a crash between create and install, or an install
+        // that failed): install again with a fresh token; install-agent.sh is idempotent.
+        await this.installAgent(provider, name, machine.name, log);
+      }
+    }
+  }
+
+  private clusterStatus(cluster: Cluster, machines: Machine[], error: string | undefined): ClusterStatus {
+    const name = cluster.metadata.name;
+    const sessions = new Map(this.options.coordinator.nodes.sessions(name).map((s) => [s.nodeName, s]));
+    const machineStatuses = machines.map((m) => machineStatus(m, sessions.get(m.name)));
+    const pools = poolsOf(cluster).map((p: PoolPlan) => ({ name: p.name, role: p.role, desired: p.replicas, machines: machines.filter((m) => m.labels[LABEL.pool] === p.name).length }));
+    const reasons: string[] = [];
+    for (const p of pools) if (p.machines !== p.desired) reasons.push(`pool ${p.name} has ${p.machines} of ${p.desired} machines`);
+    const waiting = machineStatuses.filter((m) => !m.converged).map((m) => m.name);
+    if (waiting.length) reasons.push(`waiting for ${waiting.join(', ')}`);
+    if (error) reasons.push(error);
+    return {
+      name,
+      provider: cluster.spec.provider.kind,
+      converged: reasons.length === 0,
+      reason: reasons.join('; '),
+      pools,
+      machines: machineStatuses,
+      ...(error ? { error } : {}),
+    };
+  }
+}
+
+function machineStatus(machine: Machine, session: NodeSession | undefined): MachineStatus {
+  const status = session?.status;
+  const agent = session ? {
+    connected: Boolean(session.connected),
+    unreachable: Boolean(session.unreachable),
+    desiredGeneration: Number(session.desiredGeneration ?? 0),
+    observedGeneration: Number(session.observedGeneration ?? 0),
+    commit: status?.commit ?? '',
+    conditions: status?.conditions ?? [],
+    lastError: status?.lastError ?? '',
+    rebootRequired: Boolean(status?.rebootRequired),
+  } : null;
+  const converged = Boolean(agent && agent.connected && !agent.unreachable && agent.desiredGeneration > 0
+    && agent.observedGeneration >= agent.desiredGeneration && !agent.lastError
+    && agent.conditions.every((c) => c.status === 'True'));
+  return {
+    name: machine.name,
+    pool: machine.labels[LABEL.pool] ?? '',
+    role: machine.labels[LABEL.role] ?? '',
+    addresses: machine.addresses,
+    state: machine.state,
+    agent,
+    converged,
+  };
+}
+
+function dedupe<T>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => { const k = JSON.stringify(i); if (seen.has(k)) return false; seen.add(k); return true; });
+}
+

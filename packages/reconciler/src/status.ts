@@ -1,0 +1,60 @@
+import type { SpecError } from '@herd/api';
+import type { Condition } from '@herd/proto';
+
+export interface AgentState {
+  connected: boolean;
+  /** No heartbeat within the coordinator's timeout. */
+  unreachable: boolean;
+  desiredGeneration: number;
+  observedGeneration: number;
+  /** The commit the agent's last complete round came from. */
+  commit: string;
+  conditions: Condition[];
+  lastError: string;
+  rebootRequired: boolean;
+}
+
+export interface MachineStatus {
+  name: string;
+  pool: string;
+  role: string;
+  addresses: string[];
+  state: string;
+  /** Null until the machine's agent has enrolled. */
+  agent: AgentState | null;
+  /** Enrolled, holding the newest assignment, and its last round converged. */
+  converged: boolean;
+}
+
+export interface PoolStatus {
+  name: string;
+  role: string;
+  desired: number;
+  machines: number;
+}
+
+export interface ClusterStatus {
+  name: string;
+  provider: string;
+  converged: boolean;
+  /** Why not converged, for a person (empty when converged). */
+  reason: string;
+  pools: PoolStatus[];
+  machines: MachineStatus[];
+  /** The last failure acting on this cluster (provider, install), if the last round had one. */
+  error?: string;
+}
+
+export interface FleetStatus {
+  /** RFC 3339 time of the round this status is from. */
+  time: string;
+  source: string;
+  /** The commit in force: the newest one that validated (undefined for a working tree). */
+  commit?: string;
+  /** The newest commit read, when it did not validate and so changed nothing. */
+  rejected?: { commit?: string; errors: SpecError[] };
+  clusters: ClusterStatus[];
+  /** Machines labelled for a cluster Git no longer declares: left alone until `herd down`. */
+  orphans: { cluster: string; machine: string }[];
+  converged: boolean;
+}

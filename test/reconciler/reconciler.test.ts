@@ -1,0 +1,142 @@
+// The coordinator loop from Git to agents: a real Git repository, the real coordinator on
+// loopback, real agents enrolling and holding streams. Only the cloud is a fake (FakeCloud).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { GitSource } from '@herd/source';
+import { Reconciler, type FleetStatus, type ReconcilerOptions } from '@herd/reconciler';
+import { LABEL } from '@herd/planner';
+import { silentLogger } from '@herd/sys';
+import { FakeCloud } from '../providers/fake-cloud.js';
+import { eventually, startTestCoordinator } from '../coordinator/harness.js';
+import { commit, git, tempDir } from '../support.js';
+
+const CLUSTER = (workers: number, sysctl = '1', version = '1.34.2') => `apiVersion: herd.dev/v1
+kind: Cluster
+metadata: { name: shop }
+spec:
+  kubernetes: { version: ${version} }
+  os:
+    sysctls: { vm.swappiness: ${sysctl} }
+    packages: { jq: 1.6-2.1 }
+  pools:
+    - { name: web, replicas: ${workers} }
+`;
+
+async function world(t: Parameters<typeof tempDir>[0]) {
+  const root = tempDir(t);
+  const repo = join(root, 'fleet');
+  git(root, 'init', '-q', repo);
+  commit(repo, { 'clusters/shop.yaml': CLUSTER(2) });
+  const coordinator = await startTestCoordinator({ heartbeatTimeoutMs: 60_000 });
+  const cloud = new FakeCloud();
+  t.after(async () => { await cloud.close(); await coordinator.close(); });
+  const source = new GitSource({ url: repo, cacheDir: join(root, 'cache') });
+  const makeReconciler = (overrides: Partial<ReconcilerOptions> = {}) => new Reconciler({
+    read: () => source.read(),
+    coordinator: coordinator.coordinator,
+    provider: async () => cloud.provider(),
+    agentArtifact: '/not-used-by-the-fake-cloud',
+    logger: silentLogger(),
+    ...overrides,
+  });
+  const reconciler = makeReconciler();
+  /** Rounds until converged (agents answer asynchronously); the last status. */
+  const converge = async () => {
+    let status: FleetStatus | undefined;
+    await eventually(async () => (status = await reconciler.round()).converged, 'the fleet to converge');
+    return status!;
+  };
+  return { repo, cloud, coordinator, reconciler, makeReconciler, converge };
+}
+
+const names = (cloud: FakeCloud, pool: string) => [...cloud.machines.values()].filter((m) => m.machine.labels[LABEL.pool] === pool).map((m) => m.machine.name).sort();
+
+test('a commit becomes machines with enrolled agents converged to their spec', async (t) => {
+  const { repo, cloud, converge } = await world(t);
+  const status = await converge();
+  const head = git(repo, 'rev-parse', 'HEAD');
+  assert.equal(status.commit, head);
+  assert.deepEqual(status.clusters[0]!.pools, [
+    { name: 'control-plane', role: 'control-plane', desired: 1, machines: 1 },
+    { name: 'web', role: 'worker', desired: 2, machines: 2 },
+  ]);
+  assert.equal(status.clusters[0]!.reason, '');
+  for (const name of [...names(cloud, 'control-plane'), ...names(cloud, 'web')]) {
+    const spec = cloud.engine(name)!.last!;
+    assert.equal(spec.hostname, name);
+    assert.equal(spec.commit, head);
+    assert.deepEqual(spec.sysctls, { 'vm.swappiness': '1' });
+    assert.deepEqual(spec.packages.map((p) => `${p.name}=${p.version}`), ['jq=1.6-2.1']);
+  }
+  assert.ok(status.clusters[0]!.machines.every((m) => m.agent?.connected && m.converged));
+});
+
+test('a changed sysctl reaches every agent; an unchanged commit assigns nothing new', async (t) => {
+  const { repo, cloud, coordinator, converge } = await world(t);
+  await converge();
+  const generations = () => coordinator.coordinator.nodes.sessions().map((s) => s.desiredGeneration).join(',');
+  const before = generations();
+  await converge();
+  assert.equal(generations(), before, 'nothing changed, so no new generation');
+  const next = commit(repo, { 'clusters/shop.yaml': CLUSTER(2, '10') });
+  await converge();
+  for (const m of cloud.machines.values()) {
+    assert.equal(cloud.engine(m.machine.name)!.last!.sysctls['vm.swappiness'], '10');
+    assert.equal(cloud.engine(m.machine.name)!.last!.commit, next);
+  }
+});
+
+test('scaling a pool up and down creates and deletes machines, newest first', async (t) => {
+  const { repo, cloud, converge } = await world(t);
+  await converge();
+  const original = names(cloud, 'web');
+  commit(repo, { 'clusters/shop.yaml': CLUSTER(4) });
+  await converge();
+  assert.equal(names(cloud, 'web').length, 4);
+  commit(repo, { 'clusters/shop.yaml': CLUSTER(1) });
+  const status = await converge();
+  assert.equal(names(cloud, 'web').length, 1);
+  assert.ok(original.includes(names(cloud, 'web')[0]!), 'the oldest machine stays');
+  assert.equal(status.clusters[0]!.machines.length, 2);
+});
+
+test('a broken commit changes nothing; status names the error; the fix is picked up', async (t) => {
+  const { repo, cloud, converge, reconciler } = await world(t);
+  const good = (await converge()).commit;
+  const machines = [...cloud.machines.keys()].sort();
+  const broken = commit(repo, { 'clusters/shop.yaml': CLUSTER(3).replace('replicas: 3', 'replicas: three') });
+  const status = await reconciler.round();
+  assert.equal(status.commit, good, 'the last good commit stays in force');
+  assert.equal(status.rejected?.commit, broken);
+  assert.deepEqual(status.rejected?.errors.map((e) => `${e.file}:${e.line} ${e.field}`), ['clusters/shop.yaml:10 spec.pools[0].replicas']);
+  assert.equal(status.converged, false);
+  assert.deepEqual([...cloud.machines.keys()].sort(), machines, 'no machine was created or deleted');
+  commit(repo, { 'clusters/shop.yaml': CLUSTER(3) });
+  const fixed = await converge();
+  assert.equal(fixed.rejected, undefined);
+  assert.equal(names(cloud, 'web').length, 3);
+});
+
+test('a restarted coordinator adopts the machines that exist and creates nothing', async (t) => {
+  const { cloud, coordinator, converge, makeReconciler } = await world(t);
+  await converge();
+  const machines = [...cloud.machines.keys()].sort();
+  await coordinator.stop();
+  await coordinator.restart();
+  const again = makeReconciler({ coordinator: coordinator.coordinator });
+  await eventually(async () => (await again.round()).converged, 'the restarted coordinator to see the fleet converged');
+  assert.deepEqual([...cloud.machines.keys()].sort(), machines);
+});
+
+test('a provider failure is reported on its cluster and does not stop the loop', async (t) => {
+  const { cloud, makeReconciler } = await world(t);
+  const small = new FakeCloud(2);
+  t.after(() => small.close());
+  const limited = makeReconciler({ provider: async () => small.provider() });
+  const status = await limited.round();
+  assert.match(status.clusters[0]!.error ?? '', /quota of 2 machines reached/);
+  assert.equal(status.clusters[0]!.converged, false);
+  assert.equal(small.machines.size, 2);
+  assert.equal(cloud.machines.size, 0);
+});
