@@ -77,7 +77,7 @@ test('a fresh machine converges in step order, and the next round only looks, wi
     'dpkg-query -W -f=${Package}\t${Version}\t${Status}\n alpha beta',
     'systemctl show --property=Id,LoadState,ActiveState,UnitFileState -- app.service',
   ]);
-  // The only file written is the engine's own memory.
+  // Only the engine's memory, because the conditions moved from Applied to Converged...
   assert.deepEqual(machine.fs.changes.slice(writesBefore), ['write /var/lib/herd/converge-state.json']);
   assert.ok(second.conditions.every((c) => c.status === 'True' && c.reason === 'Converged'), JSON.stringify(reasons(second)));
   assert.equal(second.changed, false);
@@ -85,6 +85,10 @@ test('a fresh machine converges in step order, and the next round only looks, wi
   // Status did not change, so neither did the transition time.
   assert.deepEqual(second.conditions.map((c) => c.lastTransitionTime), first.conditions.map((c) => c.lastTransitionTime));
   assert.ok(second.stepDurationsMs && 'Packages' in second.stepDurationsMs);
+
+  // ...and once settled, a no-op round writes nothing at all.
+  await engine.round(fullSpec());
+  assert.deepEqual(machine.fs.changes.slice(writesBefore + 1), []);
 });
 
 test('dry run goes through the same steps, changes nothing and says what it would do', async () => {

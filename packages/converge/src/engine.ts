@@ -1,7 +1,7 @@
 import type { Condition, Drift, NodeSpec__Output } from '@herd/proto';
 import type { Clock, Executor, ExecResult, FileSystem, Logger } from '@herd/sys';
 import { canRepair, Reason, reasonFor, TIMEOUTS, type Item, type RoundState, type Step, type StepContext } from './step.js';
-import { loadMemory, saveMemory, type Memory } from './memory.js';
+import { memoryStore, type Memory } from './memory.js';
 import { defaultSteps } from './steps/index.js';
 import { rebootRequired } from './reboot.js';
 
@@ -60,7 +60,14 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
   const { executor, fs, logger, clock } = options;
   const stateDir = options.stateDir ?? '/var/lib/herd';
   const steps = options.steps ?? defaultSteps();
+  const store = memoryStore(fs, stateDir, logger);
   let memory: Memory | undefined;
+  /**
+   * Items a step could not change and only warned about, with what was found then. Not
+   * retried while they stay as found (a container will not load modules on the next round
+   * either), so a no-op round runs no command; kept in memory only, so a restart retries.
+   */
+  const warned = new Map<string, Map<string, { found: string; message: string }>>();
 
   function contextFor(step: Step, dryRun: boolean, round: RoundState, actions: string[], warnings: Map<string, string>): StepContext {
     const log = logger.child({ step: step.name });
@@ -105,8 +112,16 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
     try {
       const repaired = canRepair(step) ? await step.repair(spec, ctx) : undefined;
       const items = await step.observe(spec, ctx);
+      const before = warned.get(type);
       const differing = items.filter((i) => i.found !== i.set);
-      if (differing.length) await step.apply(differing, ctx);
+      const toApply = differing.filter((i) => {
+        const known = before?.get(i.item);
+        if (known?.found !== i.found) return true;
+        warnings.set(i.item, known.message);
+        return false;
+      });
+      if (toApply.length) await step.apply(toApply, ctx);
+      if (!dryRun) warned.set(type, new Map([...warnings].map(([item, message]) => [item, { found: differing.find((i) => i.item === item)?.found ?? '', message }])));
       const changes = differing.filter((i) => !warnings.has(i.item));
       const remembered = mem.converged[type] ?? {};
       const drifted = changes.filter((c) => remembered[c.item] === c.set);
@@ -142,7 +157,7 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
   return {
     async round(spec, { dryRun = false, signal } = {}) {
       const started = clock.now();
-      memory ??= await loadMemory(fs, stateDir, logger);
+      memory ??= await store.load();
       // Dry run works on a copy: it must not teach the engine anything it did not do.
       const mem: Memory = dryRun ? structuredClone(memory) : memory;
       const round: RoundState = { changedPaths: new Set(), aptSourcesChanged: false };
@@ -184,7 +199,7 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
       if (failed) report.error = `${failed.type}: ${failed.message}`;
       if (!dryRun) {
         mem.conditions = conditions;
-        await saveMemory(fs, stateDir, mem, logger);
+        await store.save(mem);
       }
       report.durationMs = clock.now() - started;
       logger.info({ dryRun, converged: report.converged, changed: report.changed, drift: report.drift.length, durationMs: report.durationMs }, 'converge round');

@@ -14,28 +14,38 @@ export interface Memory {
 
 const FILE = 'converge-state.json';
 
-export async function loadMemory(fs: FileSystem, stateDir: string, logger: Logger): Promise<Memory> {
-  const empty: Memory = { converged: {}, conditions: [] };
-  const text = await fs.read(join(stateDir, FILE)).catch((e: unknown) => {
-    logger.warn({ err: e }, 'converge state unreadable, starting afresh');
-    return undefined;
-  });
-  if (text === undefined) return empty;
-  try {
-    const parsed = JSON.parse(text) as Partial<Memory>;
-    return { converged: parsed.converged ?? {}, conditions: parsed.conditions ?? [] };
-  } catch {
-    logger.warn({ file: join(stateDir, FILE) }, 'converge state corrupt, starting afresh');
-    return empty;
-  }
-}
-
-export async function saveMemory(fs: FileSystem, stateDir: string, memory: Memory, logger: Logger): Promise<void> {
-  try {
-    await fs.mkdirp(stateDir, 0o700);
-    await fs.writeAtomic(join(stateDir, FILE), `${JSON.stringify(memory)}\n`, { mode: 0o600 });
-  } catch (e) {
-    // Losing the memory only costs drift attribution on the next round, never correctness.
-    logger.warn({ err: e }, 'could not save converge state');
-  }
+/** Loads and saves the memory; a save that would write the same bytes writes nothing (a no-op round stays off the disk). */
+export function memoryStore(fs: FileSystem, stateDir: string, logger: Logger) {
+  const path = join(stateDir, FILE);
+  let saved: string | undefined;
+  return {
+    async load(): Promise<Memory> {
+      const empty: Memory = { converged: {}, conditions: [] };
+      const text = await fs.read(path).catch((e: unknown) => {
+        logger.warn({ err: e, path }, 'converge state unreadable, starting afresh');
+        return undefined;
+      });
+      if (text === undefined) return empty;
+      try {
+        const parsed = JSON.parse(text) as Partial<Memory>;
+        saved = text;
+        return { converged: parsed.converged ?? {}, conditions: parsed.conditions ?? [] };
+      } catch {
+        logger.warn({ path }, 'converge state corrupt, starting afresh');
+        return empty;
+      }
+    },
+    async save(memory: Memory): Promise<void> {
+      const text = `${JSON.stringify(memory)}\n`;
+      if (text === saved) return;
+      try {
+        await fs.mkdirp(stateDir, 0o700);
+        await fs.writeAtomic(path, text, { mode: 0o600 });
+        saved = text;
+      } catch (e) {
+        // Losing the memory only costs drift attribution on the next round, never correctness.
+        logger.warn({ err: e, path }, 'could not save converge state');
+      }
+    },
+  };
 }
