@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createExecutor, silentLogger, type Executor, type Logger } from '@herd/sys';
 import { NetworkExhaustedError } from './errors.js';
-import { tryLock, unlock } from './lock.js';
+import { lockHolder, tryLock, unlock } from './lock.js';
 import { registerTeardown } from './cleanup.js';
 import { checkHost } from './host.js';
 
@@ -46,6 +46,42 @@ export class Bridge {
   address(n: number): string {
     if (!Number.isInteger(n) || n < 1 || n > 254) throw new RangeError(`host number ${n} is outside 1..254`);
     return `${NETWORK_PREFIX}.${this.index}.${n}`;
+  }
+
+  /**
+   * A bridge that outlives this process (a `local` cluster's network), held by `holder`:
+   * its index comes from `index` when given (the one recorded for the cluster), else the
+   * first free one. Finds the bridge when it exists already; release() deletes it.
+   */
+  static async persistent(holder: string, options: BridgeOptions = {}): Promise<Bridge> {
+    checkHost(['ip']);
+    const exec = options.exec ?? createExecutor({ logger: options.logger ?? silentLogger() });
+    const locks = join(options.runDir ?? defaultRunDir(), 'networks');
+    const mine = `persistent ${holder}`;
+    const candidates = options.index ? [options.index] : Array.from({ length: 254 }, (_, i) => i + 1);
+    for (const index of candidates) {
+      const lock = join(locks, String(index));
+      if (lockHolder(lock) !== mine && !tryLock(lock, holder)) continue;
+      const bridge = new Bridge(index, exec, lock);
+      const exists = (await exec.run('ip', ['link', 'show', bridge.name], { allowFailure: true })).exitCode === 0;
+      if (!exists) {
+        try {
+          await exec.run('ip', ['link', 'add', bridge.name, 'type', 'bridge']);
+          await exec.run('ip', ['addr', 'add', `${bridge.hostAddress}/${PREFIX_LENGTH}`, 'dev', bridge.name]);
+          await exec.run('ip', ['link', 'set', bridge.name, 'up']);
+        } catch (e) {
+          await bridge.release();
+          throw e;
+        }
+      }
+      return bridge;
+    }
+    throw new NetworkExhaustedError(options.index ? `network ${options.index} is held by someone else` : 'all herd networks 1..254 are in use');
+  }
+
+  /** Deletes a persistent bridge and frees its index. */
+  async release(): Promise<void> {
+    await this.destroy();
   }
 
   /** Takes a free network index (locked against other processes) and creates its bridge. */

@@ -26,6 +26,11 @@ export interface MachineOptions {
    * (DESIGN.md §8). The cgroup v1 remount inside is left to the node's own setup.
    */
   kubernetesNode?: boolean;
+  /**
+   * Outlive this process (the `local` provider): no teardown at exit, nspawn detached with
+   * its PID recorded in the machine directory, so `Machine.attach` finds it again.
+   */
+  persistent?: boolean;
   /** How long to wait for `systemctl is-system-running` to settle. Default 90 s. */
   bootTimeoutMs?: number;
   exec?: Executor;
@@ -45,6 +50,8 @@ const POLL_MS = 250;
  */
 export class Machine {
   private child: ChildProcess | undefined;
+  /** The nspawn process: our child, or (attached) one a previous process started. */
+  private nspawnPid = 0;
   private exited: Promise<unknown> = Promise.resolve();
   private leaderPid = 0;
   private mounted = false;
@@ -70,7 +77,11 @@ export class Machine {
   /** PID (in the host's namespace) of the machine's systemd. */
   get leader(): number { return this.leaderPid; }
   get consoleLog(): string { return join(this.options.dir, 'console.log'); }
-  get running(): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
+  get running(): boolean {
+    if (this.child) return this.child.exitCode === null && this.child.signalCode === null;
+    return this.nspawnPid > 0 && isNspawn(this.nspawnPid);
+  }
+  private get pidFile(): string { return join(this.options.dir, 'nspawn.pid'); }
 
   /** Prepares the overlay and the machine's identity, boots it and waits until systemd runs. */
   static async create(options: MachineOptions): Promise<Machine> {
@@ -79,7 +90,9 @@ export class Machine {
       throw new RangeError(`machine name "${options.name}" must be 1-12 lower-case letters, digits or dashes`);
     }
     const machine = new Machine(options);
-    machine.unregister = registerTeardown({ label: `machine ${options.name}`, run: () => machine.destroy(), runSync: () => machine.destroySync() });
+    if (!options.persistent) {
+      machine.unregister = registerTeardown({ label: `machine ${options.name}`, run: () => machine.destroy(), runSync: () => machine.destroySync() });
+    }
     try {
       await machine.mount();
       await machine.writeIdentity();
@@ -87,6 +100,23 @@ export class Machine {
     } catch (e) {
       await machine.destroy();
       throw e;
+    }
+    return machine;
+  }
+
+  /**
+   * A persistent machine created by an earlier process, found by its directory: running
+   * (its nspawn PID is alive) or not. Undefined when the directory holds no machine.
+   */
+  static async attach(options: MachineOptions): Promise<Machine | undefined> {
+    let pid = 0;
+    try { pid = Number(readFileSync(join(options.dir, 'nspawn.pid'), 'utf8').trim()); } catch { return undefined; }
+    const machine = new Machine({ ...options, persistent: true });
+    machine.mounted = isMountPoint(machine.rootfs);
+    if (pid && isNspawn(pid)) {
+      machine.nspawnPid = pid;
+      machine.leaderPid = nspawnChild(pid);
+      machine.exited = waitForExit(pid);
     }
     return machine;
   }
@@ -131,7 +161,13 @@ export class Machine {
     const child = spawn('systemd-nspawn', this.nspawnArgs(), { stdio: ['ignore', log, log], env, detached: true });
     closeSync(log);
     this.child = child;
+    this.nspawnPid = child.pid ?? 0;
     this.exited = once(child, 'exit').catch(() => undefined);
+    if (this.options.persistent) {
+      // Recorded before waiting for boot, so a crash of ours mid-boot still leaves it findable.
+      await fs.writeFile(this.pidFile, `${child.pid}\n`);
+      child.unref();
+    }
     this.logger.debug({ pid: child.pid }, 'systemd-nspawn started');
     await this.waitForBoot(this.options.bootTimeoutMs ?? 90_000);
   }
@@ -149,10 +185,10 @@ export class Machine {
 
   private async waitForBoot(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const pid = this.child!.pid!;
+    const pid = this.nspawnPid;
     let state = '';
     while (Date.now() < deadline) {
-      if (!this.running) throw this.bootFailure(`systemd-nspawn exited (${this.child!.exitCode ?? this.child!.signalCode})`);
+      if (!this.running) throw this.bootFailure(`systemd-nspawn exited (${this.child?.exitCode ?? this.child?.signalCode ?? 'gone'})`);
       // Re-read each time: during setup nspawn's first child can be a short-lived helper.
       this.leaderPid = nspawnChild(pid);
       if (this.leaderPid) {
@@ -161,7 +197,7 @@ export class Machine {
         state = result?.stdout.trim() ?? '';
         if (state === 'running' || state === 'degraded') {
           this.bootState = state;
-          if (state === 'degraded') this.logger.warn({ failed: await this.failedUnits() }, 'machine booted degraded');
+          if (state === 'degraded') await this.reportDegraded();
           this.logger.info({ leader: this.leaderPid, address: this.address }, 'machine running');
           return;
         }
@@ -169,6 +205,12 @@ export class Machine {
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     throw this.bootFailure(`systemd not running after ${timeoutMs} ms (last state: ${state || 'no answer'})`);
+  }
+
+  private async reportDegraded(): Promise<void> {
+    const failed = await this.failedUnits();
+    const journal = await this.exec.run('journalctl', ['-b', '--no-pager', '-o', 'short-monotonic', '-n', '30', ...failed.flatMap((u) => ['-u', u])], { allowFailure: true });
+    this.logger.warn({ failed, journal: journal.stdout }, 'machine booted degraded');
   }
 
   /** Units systemd inside reports as failed. */
@@ -179,17 +221,19 @@ export class Machine {
 
   /** Orderly shutdown (nspawn's SIGTERM halts systemd inside), killed if it takes longer than 30 s. */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (child && this.running) {
-      child.kill('SIGTERM');
+    if (this.running) {
+      // Our own child reports its exit; one an earlier process started is watched by PID.
+      const exited = this.child ? this.exited : waitForExit(this.nspawnPid);
+      process.kill(this.nspawnPid, 'SIGTERM');
       const timer = new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS).unref());
-      if (await Promise.race([this.exited.then(() => 'exited'), timer]) !== 'exited') {
+      if (await Promise.race([exited.then(() => 'exited'), timer]) !== 'exited') {
         this.logger.warn('machine did not halt in time; killing it');
         this.killSync();
-        await this.exited;
+        await exited;
       }
     }
     this.leaderPid = 0;
+    this.nspawnPid = 0;
   }
 
   /** Stops the machine, unmounts its overlay and deletes its directory. Safe to call twice. */
@@ -205,7 +249,7 @@ export class Machine {
   }
 
   private killSync(): void {
-    for (const pid of [this.leaderPid, this.child?.pid]) {
+    for (const pid of [this.leaderPid, this.nspawnPid]) {
       if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
   }
@@ -215,6 +259,28 @@ export class Machine {
     if (this.mounted) spawnSync('umount', ['-l', this.rootfs]);
     rmSync(this.options.dir, { recursive: true, force: true });
   }
+}
+
+/** True while `pid` is a systemd-nspawn process (not a recycled PID of something else). */
+function isNspawn(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('systemd-nspawn');
+  } catch {
+    return false;
+  }
+}
+
+function isMountPoint(path: string): boolean {
+  try {
+    return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === path);
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves when a process that is not our child exits (polled: there is no exit event for it). */
+async function waitForExit(pid: number): Promise<void> {
+  while (isNspawn(pid)) await new Promise((r) => setTimeout(r, POLL_MS));
 }
 
 /** The PID of nspawn's child: the machine's init, whose namespaces nsenter enters (0 until it exists). */

@@ -1,0 +1,241 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalProviderSpec } from '@herd/api';
+import { AptRepository } from '@herd/aptrepo';
+import { Bridge, Machine, NETWORK_PREFIX, ensureImage, HostNotReadyError } from '@herd/nspawn';
+import type { AptSource } from '@herd/proto';
+import {
+  MachineNotFoundError, ProviderError, ProviderUnavailableError, QuotaExceededError,
+  type AgentInstall, type Machine as ProviderMachine, type MachineRequest, type Provider, type ProviderContext,
+} from '@herd/provider';
+import { createExecutor, herdCacheDir, type Executor, type Logger } from '@herd/sys';
+
+/** What the provider records of a machine, beside its overlay: enough to find and describe it after a restart. */
+interface MachineRecord {
+  name: string;
+  labels: Record<string, string>;
+  createdAt: string;
+  cluster: string;
+  /** The nspawn machine name (and network interface suffix): short, derived from the name. */
+  nspawnName: string;
+  /** Host number on the cluster's network. */
+  host: number;
+}
+
+export interface LocalProviderOptions {
+  /** Where machines and the apt repository live; the provider's own directory in herd's state. */
+  dir: string;
+  cluster: string;
+  /** `spec.provider.subnet`, when the cluster fixes its network (10.213.N.0/24). */
+  subnet?: string;
+  cacheDir?: string;
+  exec?: Executor;
+  logger: Logger;
+}
+
+/**
+ * `local`: machines are systemd-nspawn Debian machines on this host, one bridge per
+ * cluster with no route beyond it, an apt repository served on the bridge for packages.
+ * Machines outlive the process that made them; their records on disk and their nspawn
+ * PIDs are the inventory, so a restarted coordinator lists what runs.
+ */
+export class LocalProvider implements Provider {
+  readonly kind = 'local';
+  private bridge?: Bridge;
+  private repo?: AptRepository;
+  private repoUrl?: string;
+  private readonly exec: Executor;
+
+  constructor(private readonly options: LocalProviderOptions) {
+    this.exec = options.exec ?? createExecutor({ logger: options.logger });
+  }
+
+  private get machinesDir(): string { return join(this.options.dir, 'machines'); }
+  private machineDir(name: string): string { return join(this.machinesDir, name); }
+
+  async list(selector: Record<string, string>): Promise<ProviderMachine[]> {
+    const out: ProviderMachine[] = [];
+    // Listing an empty cluster must not make its network, so nothing is touched without records.
+    for (const record of await this.records()) {
+      if (!Object.entries(selector).every(([k, v]) => record.labels[k] === v)) continue;
+      const machine = await this.attach(record);
+      out.push(this.describe(record, machine?.running ? 'running' : 'stopped'));
+    }
+    return out;
+  }
+
+  newMachineName(cluster: string, pool: string, taken: ReadonlySet<string>): string {
+    for (;;) {
+      const name = `${cluster}-${pool === 'control-plane' ? 'cp' : pool}-${randomBytes(3).toString('hex').slice(0, 5)}`.slice(-63).replace(/^-+/, '');
+      if (!taken.has(name)) return name;
+    }
+  }
+
+  async create(request: MachineRequest): Promise<ProviderMachine> {
+    checkRoot();
+    const existing = await this.record(request.name);
+    if (existing) {
+      const machine = await this.attach(existing);
+      if (machine && !machine.running) await machine.start();
+      return this.describe(existing, 'running');
+    }
+    const bridge = await this.network();
+    const { path: image } = await ensureImage({ cacheDir: this.options.cacheDir ?? herdCacheDir(), logger: this.options.logger, exec: this.exec });
+    const used = new Set((await this.records()).filter((r) => r.cluster === this.options.cluster).map((r) => r.host));
+    const host = Array.from({ length: 253 }, (_, i) => i + 2).find((n) => !used.has(n));
+    if (host === undefined) throw new QuotaExceededError(`the network of cluster ${this.options.cluster} has no free address (253 machines)`);
+    const record: MachineRecord = {
+      name: request.name,
+      labels: { ...request.labels },
+      createdAt: new Date().toISOString(),
+      cluster: this.options.cluster,
+      nspawnName: `h${createHash('sha256').update(request.name).digest('hex').slice(0, 11)}`,
+      host,
+    };
+    // Recorded before anything is made, so a crash half-way leaves a machine list() and delete() know.
+    await fs.mkdir(this.machineDir(request.name), { recursive: true });
+    await fs.writeFile(join(this.machineDir(request.name), 'machine.json'), JSON.stringify(record, null, 2));
+    try {
+      await Machine.create({ ...this.machineOptions(record, bridge, image), persistent: true });
+    } catch (e) {
+      throw new ProviderError(`machine ${request.name} did not boot: ${(e as Error).message}`, { cause: e });
+    }
+    this.options.logger.info({ machine: request.name, address: bridge.address(host) }, 'local machine running');
+    return this.describe(record, 'running');
+  }
+
+  async delete(name: string): Promise<void> {
+    const record = await this.record(name);
+    if (!record) return;
+    const machine = await this.attach(record);
+    // Stopping in order first: systemd inside stops the agent, which finishes its round.
+    await machine?.destroy();
+    await fs.rm(this.machineDir(name), { recursive: true, force: true });
+    if (!(await this.records()).some((r) => r.cluster === record.cluster)) await this.releaseNetwork();
+  }
+
+  async installAgent(name: string, install: AgentInstall): Promise<void> {
+    const record = await this.record(name);
+    if (!record) throw new MachineNotFoundError(name);
+    const machine = await this.attach(record);
+    if (!machine?.running) throw new ProviderError(`machine ${name} is not running`);
+    // The same script as over SSH or from cloud-init, run inside the machine.
+    const staging = '/var/tmp/herd-agent-artifact';
+    await fs.rm(join(machine.rootfs, staging), { recursive: true, force: true });
+    await fs.cp(install.artifactDir, join(machine.rootfs, staging), { recursive: true });
+    try {
+      await machine.exec.run('bash', [`${staging}/install-agent.sh`, '--coordinator', install.coordinator, '--ca-hash', install.caHash, '--token', install.token, '--node', name], { timeoutMs: 120_000 });
+    } finally {
+      await fs.rm(join(machine.rootfs, staging), { recursive: true, force: true });
+    }
+  }
+
+  async coordinatorHost(): Promise<string> {
+    return (await this.network()).hostAddress;
+  }
+
+  /** The local apt repository (PROVIDER_DIR/apt/published), served on the bridge while the coordinator runs. */
+  async aptSources(): Promise<AptSource[]> {
+    const bridge = await this.network();
+    if (!this.repo) {
+      this.repo = await AptRepository.create({ dir: join(this.options.dir, 'apt'), exec: this.exec, logger: this.options.logger });
+      this.repoUrl = await this.repo.serve(bridge.hostAddress);
+    } else {
+      await this.repo.index();
+    }
+    return [{ name: 'herd-local', line: `deb [trusted=yes] ${this.repoUrl} ./`, key: '' }];
+  }
+
+  async close(): Promise<void> {
+    await this.repo?.close();
+    this.repo = undefined;
+  }
+
+  private machineOptions(record: MachineRecord, bridge: Bridge, image: string) {
+    return { name: record.nspawnName, image, dir: this.machineDir(record.name), bridge, host: record.host, exec: this.exec, logger: this.options.logger };
+  }
+
+  private async attach(record: MachineRecord): Promise<Machine | undefined> {
+    const bridge = await this.network();
+    return Machine.attach(this.machineOptions(record, bridge, ''));
+  }
+
+  private describe(record: MachineRecord, state: ProviderMachine['state']): ProviderMachine {
+    return {
+      name: record.name,
+      labels: { ...record.labels },
+      addresses: [`${NETWORK_PREFIX}.${this.bridgeIndexOf(record)}.${record.host}`],
+      state,
+      createdAt: record.createdAt,
+    };
+  }
+
+  private bridgeIndexOf(record: MachineRecord): number {
+    if (record.cluster !== this.options.cluster || !this.bridge) throw new ProviderError(`machine ${record.name} is not of cluster ${this.options.cluster}`);
+    return this.bridge.index;
+  }
+
+  private async record(name: string): Promise<MachineRecord | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(join(this.machineDir(name), 'machine.json'), 'utf8')) as MachineRecord;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  /** This cluster's machines (one provider per cluster; each cluster has its own network). */
+  private async records(): Promise<MachineRecord[]> {
+    const names = await fs.readdir(this.machinesDir).catch(() => [] as string[]);
+    const records = await Promise.all(names.sort().map((n) => this.record(n)));
+    return records.filter((r): r is MachineRecord => r !== undefined && r.cluster === this.options.cluster);
+  }
+
+  /** The cluster's bridge, made (or found) on first use, its index recorded so it survives restarts. */
+  private async network(): Promise<Bridge> {
+    if (this.bridge) return this.bridge;
+    checkRoot();
+    const file = join(this.options.dir, 'networks', `${this.options.cluster}.json`);
+    let index: number | undefined = subnetIndex(this.options.subnet);
+    if (index === undefined) {
+      try { index = (JSON.parse(await fs.readFile(file, 'utf8')) as { index: number }).index; } catch { /* first use */ }
+    }
+    try {
+      this.bridge = await Bridge.persistent(`${this.options.dir}:${this.options.cluster}`, { index, exec: this.exec, logger: this.options.logger });
+    } catch (e) {
+      if (e instanceof HostNotReadyError) throw new ProviderUnavailableError(e.message, { cause: e });
+      throw e;
+    }
+    await fs.mkdir(join(this.options.dir, 'networks'), { recursive: true });
+    await fs.writeFile(file, JSON.stringify({ index: this.bridge.index }));
+    return this.bridge;
+  }
+
+  private async releaseNetwork(): Promise<void> {
+    await this.close();
+    await this.bridge?.release();
+    this.bridge = undefined;
+    await fs.rm(join(this.options.dir, 'networks', `${this.options.cluster}.json`), { force: true });
+  }
+}
+
+function checkRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new ProviderUnavailableError('the local provider boots machines with systemd-nspawn, which needs root: run herd as root (sudo)');
+  }
+}
+
+/** `10.213.N.0/24` → N; other subnets are not herd's local networks. */
+function subnetIndex(subnet: string | undefined): number | undefined {
+  if (!subnet) return undefined;
+  const m = new RegExp(`^${NETWORK_PREFIX.replace('.', '\\.')}\\.(\\d{1,3})\\.0/24$`).exec(subnet);
+  const index = m ? Number(m[1]) : NaN;
+  if (!(index >= 1 && index <= 254)) throw new ProviderUnavailableError(`the local provider's networks are ${NETWORK_PREFIX}.N.0/24 (N from 1 to 254); ${subnet} is not one`);
+  return index;
+}
+
+/** The factory the registry calls for `spec.provider.kind: local`. */
+export async function createLocalProvider(spec: LocalProviderSpec, context: ProviderContext): Promise<LocalProvider> {
+  return new LocalProvider({ dir: context.stateDir, cluster: context.cluster, ...(spec.subnet ? { subnet: spec.subnet } : {}), logger: context.logger });
+}
