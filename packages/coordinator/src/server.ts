@@ -62,17 +62,21 @@ export function serverHosts(host: string, advertise: readonly string[] = []): st
 /** Loads the CA and certificates, creating what is missing; reissues the server certificate when its names no longer fit. */
 export async function ensurePki(store: CoordinatorStore, hosts: readonly string[], logger: Logger): Promise<CoordinatorPki> {
   const loaded = await store.loadPki();
-  let changed = false;
-  const ca = loaded.ca ?? (changed = true, logger.info('creating the coordinator CA'), await createCA());
+  let ca = loaded.ca;
   let server = loaded.server;
+  let admin = loaded.admin;
+  if (!ca) {
+    logger.info('creating the coordinator CA');
+    ca = await createCA();
+    server = admin = undefined; // certificates of a lost CA are worthless
+  }
   if (!server || hosts.some((h) => !certHosts(server!.certPem).includes(h))) {
     logger.info({ hosts }, 'issuing the coordinator server certificate');
     server = await issueServerCert(ca, hosts);
-    changed = true;
   }
-  const admin = loaded.admin ?? (changed = true, await issueClientCert(ca, { role: 'admin', name: 'admin' }));
+  admin ??= await issueClientCert(ca, { role: 'admin', name: 'admin' });
   const pki = { ca, server, admin };
-  if (changed) await store.savePki(pki);
+  if (ca !== loaded.ca || server !== loaded.server || admin !== loaded.admin) await store.savePki(pki);
   return pki;
 }
 
