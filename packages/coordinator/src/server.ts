@@ -1,6 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os';
 import {
-  Server, ServerCredentials, experimental, status as Status,
+  Server, ServerCredentials, ServerInterceptingCall, experimental, status as Status, type ServerInterceptor,
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import {
@@ -246,6 +246,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
 
   const proto = herdProto().herd.v1;
   const server = new Server({
+    interceptors: [loggingEarlyEnds(logger, maxMessageBytes)],
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     // Finds connections whose agent vanished without closing them (power loss, NAT expiry).
@@ -297,4 +298,26 @@ function loggingDecodeErrors(service: ServiceDefinition, logger: Logger): Servic
       }
     },
   }]));
+}
+
+/**
+ * grpc-js refuses a request over the size limit before any handler runs, and tells the
+ * application only that the call was cancelled. A call that ends before its first message
+ * was read is logged here, so that refusal has its log line too.
+ */
+function loggingEarlyEnds(logger: Logger, maxMessageBytes: number): ServerInterceptor {
+  return (method, call) => {
+    let received = false;
+    return new ServerInterceptingCall(call, {
+      start: (next) => next({
+        onReceiveMessage: (message, forward) => { received = true; forward(message); },
+        onCancel: () => {
+          if (!received) {
+            logger.warn({ method: method.path, peer: call.getPeer(), maxMessageBytes },
+              'call ended before its first message was read: cancelled by the client, or the message was over the size limit or did not decode');
+          }
+        },
+      }),
+    });
+  };
 }
