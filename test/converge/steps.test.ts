@@ -177,3 +177,21 @@ test('reboot required: the flag file, or an installed kernel newer than the runn
   assert.equal(compareKernelReleases('6.1.0-18-amd64', '6.1.0-9-amd64'), 1);
   assert.equal(compareKernelReleases('6.1.0', '6.1.0'), 0);
 });
+
+test('a config written before its service failed to restart is applied again on the next round', async () => {
+  const machine = new FakeMachine();
+  const engine = engineOn(machine);
+  const spec = nodeSpec({ containerd: { enabled: true, sandboxImage: '' } });
+  const failed = await engine.round(spec);
+  assert.deepEqual([condition(failed, 'Containerd').status, condition(failed, 'Containerd').reason], ['False', 'CommandFailed']);
+  assert.match((await machine.fs.read('/etc/containerd/config.toml'))!, /registry\.k8s\.io\/pause:3\.10/);
+  machine.takeCalls();
+
+  machine.units.set('containerd.service', { enabled: true, active: true });
+  const retried = await engine.round(spec);
+  assert.deepEqual(machine.takeCalls().filter((c) => c.startsWith('systemctl')), ['systemctl restart containerd.service']);
+  assert.equal(condition(retried, 'Containerd').reason, 'Applied');
+  assert.match(condition(retried, 'Containerd').message, /applied again \(the last attempt failed\)/);
+  assert.deepEqual(retried.drift, []);
+  assert.equal(condition(await engine.round(spec), 'Containerd').reason, 'Converged');
+});

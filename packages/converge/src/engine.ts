@@ -109,25 +109,24 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
     const warnings = new Map<string, string>();
     const ctx = contextFor(step, dryRun, round, actions, warnings);
     const type = step.name;
+    // Items a failed apply was working on are applied again even if they now look right:
+    // a config written before its service failed to restart must not pass for converged.
+    const unfinished = new Set(mem.unfinished[type] ?? []);
+    const remembered = mem.converged[type] ?? {};
+    let toApply: Item[] = [];
     try {
       const repaired = canRepair(step) ? await step.repair(spec, ctx) : undefined;
       const items = await step.observe(spec, ctx);
-      const before = warned.get(type);
-      const differing = items.filter((i) => i.found !== i.set);
-      const toApply = differing.filter((i) => {
-        const known = before?.get(i.item);
-        if (known?.found !== i.found) return true;
-        warnings.set(i.item, known.message);
-        return false;
-      });
+      const differing = items.filter((i) => i.found !== i.set || unfinished.has(i.item));
+      toApply = differing.filter((i) => !stillWarned(type, i, warnings));
       if (toApply.length) await step.apply(toApply, ctx);
-      if (!dryRun) warned.set(type, new Map([...warnings].map(([item, message]) => [item, { found: differing.find((i) => i.item === item)?.found ?? '', message }])));
-      const changes = differing.filter((i) => !warnings.has(i.item));
-      const remembered = mem.converged[type] ?? {};
-      const drifted = changes.filter((c) => remembered[c.item] === c.set);
       if (!dryRun) {
+        delete mem.unfinished[type];
+        warned.set(type, new Map([...warnings].map(([item, message]) => [item, { found: differing.find((i) => i.item === item)?.found ?? '', message }])));
         mem.converged[type] = Object.fromEntries(items.filter((i) => !warnings.has(i.item)).map((i) => [i.item, i.set]));
       }
+      const changes = differing.filter((i) => !warnings.has(i.item));
+      const drifted = changes.filter((c) => c.found !== c.set && remembered[c.item] === c.set);
       const acted = changes.length > 0 || repaired !== undefined;
       const lines = [
         ...(repaired ? [repaired] : []),
@@ -146,12 +145,20 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
         changed: acted && !dryRun,
       };
     } catch (e) {
-      const reason = reasonFor(e);
-      const message = e instanceof Error ? e.message : String(e);
+      if (!dryRun && toApply.length) mem.unfinished[type] = [...new Set([...unfinished, ...toApply.map((i) => i.item)])];
       ctx.logger.error({ err: e }, `${type} failed`);
       // Whatever it did before failing still counts as a change the agent should report.
-      return { condition: { type, status: 'False', reason, message: clip([message]) }, drift: [], actions, changed: actions.length > 0 && !dryRun };
+      const message = e instanceof Error ? e.message : String(e);
+      return { condition: { type, status: 'False', reason: reasonFor(e), message: clip([message]) }, drift: [], actions, changed: actions.length > 0 && !dryRun };
     }
+  }
+
+  /** True (and the old warning carried over) when an item was warned about and is still found as it was. */
+  function stillWarned(type: string, item: Item, warnings: Map<string, string>): boolean {
+    const known = warned.get(type)?.get(item.item);
+    if (known?.found !== item.found) return false;
+    warnings.set(item.item, known.message);
+    return true;
   }
 
   return {
@@ -213,6 +220,7 @@ function skipped(type: string, reason: string, message: string): StepOutcome {
 }
 
 function describeChange(change: Item): string {
+  if (change.found === change.set) return `${change.item}: applied again (the last attempt failed)`;
   return `${change.item}: ${change.found} -> ${change.set}`;
 }
 

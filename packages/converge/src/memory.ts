@@ -9,6 +9,8 @@ import { join } from 'node:path';
  */
 export interface Memory {
   converged: Record<string, Record<string, string>>;
+  /** Per step, items an apply that failed was working on: applied again next round. */
+  unfinished: Record<string, string[]>;
   conditions: Condition[];
 }
 
@@ -20,7 +22,7 @@ export function memoryStore(fs: FileSystem, stateDir: string, logger: Logger) {
   let saved: string | undefined;
   return {
     async load(): Promise<Memory> {
-      const empty: Memory = { converged: {}, conditions: [] };
+      const empty: Memory = { converged: {}, unfinished: {}, conditions: [] };
       const text = await fs.read(path).catch((e: unknown) => {
         logger.warn({ err: e, path }, 'converge state unreadable, starting afresh');
         return undefined;
@@ -29,7 +31,7 @@ export function memoryStore(fs: FileSystem, stateDir: string, logger: Logger) {
       try {
         const parsed = JSON.parse(text) as Partial<Memory>;
         saved = text;
-        return { converged: parsed.converged ?? {}, conditions: parsed.conditions ?? [] };
+        return { converged: parsed.converged ?? {}, unfinished: parsed.unfinished ?? {}, conditions: parsed.conditions ?? [] };
       } catch {
         logger.warn({ path }, 'converge state corrupt, starting afresh');
         return empty;
