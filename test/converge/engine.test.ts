@@ -238,3 +238,21 @@ test('lastTransitionTime moves only when status changes', async () => {
   assert.equal(sysctl(t3).status, 'True');
   assert.equal(sysctl(t3).lastTransitionTime, new Date(clock.now()).toISOString());
 });
+
+test('a round whose signal is aborted runs no further step and says so', async () => {
+  const { machine, engine } = setup();
+  const controller = new AbortController();
+  controller.abort();
+  const report = await engine.round(fullSpec(), { signal: controller.signal });
+  assert.ok(report.conditions.every((c) => c.status === 'False' && c.reason === 'Aborted'));
+  assert.deepEqual(machine.calls, []);
+  assert.deepEqual(machine.fs.changes.filter((c) => !c.includes('/var/lib/herd/')), []);
+});
+
+test('a corrupt state file is ignored: the engine starts afresh instead of failing the round', async () => {
+  const { machine, engine } = setup();
+  machine.fs.put('/var/lib/herd/converge-state.json', '{"converged": {');
+  const report = await engine.round(fullSpec());
+  assert.equal(report.converged, true);
+  assert.deepEqual(JSON.parse((await machine.fs.read('/var/lib/herd/converge-state.json'))!).converged.Packages, { alpha: '1.0 held', beta: '2.0' });
+});
