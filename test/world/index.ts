@@ -27,8 +27,10 @@ import { join } from 'node:path';
 import { createExecutor, createLogger, type Executor, type Logger } from '@herd/sys';
 import { Bridge, Machine, ensureImage, defaultCacheDir, registerTeardown } from '@herd/nspawn';
 import { AptRepository, downloadDebs } from '@herd/aptrepo';
+import { mountsUnder, sweepAbandonedWorlds, NETWORK_FILE, OWNER_FILE, WORLD_PREFIX } from './sweep.js';
 
 export { Machine, Bridge, AptRepository };
+export { sweepAbandonedWorlds };
 
 /** Where a test registers teardown: a node:test TestContext, or `{ after }` from node:test. */
 export interface AfterHook {
@@ -63,11 +65,14 @@ export class TestWorld {
     const logger = createLogger({ name: 'test-world', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
     const exec = createExecutor({ logger });
     const image = await ensureImage({ exec, logger });
-    const dir = await mkdtemp(join(tmpdir(), 'herd-world-'));
+    for (const dir of await sweepAbandonedWorlds()) logger.warn({ dir }, 'removed a world its test process left behind');
+    const dir = await mkdtemp(join(tmpdir(), WORLD_PREFIX));
+    await writeFile(join(dir, OWNER_FILE), String(process.pid));
     const bridge = await Bridge.create({ exec, logger }).catch(async (e) => { await rm(dir, { recursive: true, force: true }); throw e; });
+    await writeFile(join(dir, NETWORK_FILE), String(bridge.index));
     const repo = await AptRepository.create({ dir: join(dir, 'repo'), exec, logger });
     const world = new TestWorld(dir, image.path, bridge, repo, exec, logger, options);
-    world.unregister = registerTeardown({ label: `test world ${dir}`, run: () => world.destroy(), runSync: () => rmSync(dir, { recursive: true, force: true }) });
+    world.unregister = registerTeardown({ label: `test world ${dir}`, run: () => world.destroy(), runSync: () => { if (!mountsUnder(dir).length) rmSync(dir, { recursive: true, force: true }); } });
     hook?.after(() => world.destroy());
     try {
       await repo.serve(bridge.hostAddress);
