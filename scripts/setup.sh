@@ -29,3 +29,10 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 npx tsc -b >&2
+# The Debian image machines boot from (tests, the local provider): built once into the
+# cache (about a minute, from the Debian mirror), so tests themselves never fetch it.
+if [[ $(id -u) -eq 0 ]]; then
+  node --input-type=module -e "import { ensureImage } from '@herd/nspawn'; import { createLogger } from '@herd/sys';
+    const image = await ensureImage({ logger: createLogger({ name: 'setup' }) });
+    if (image.built) console.error('setup: built the machine image ' + image.path);" >&2
+fi
