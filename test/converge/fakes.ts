@@ -68,7 +68,8 @@ export class FakeFileSystem implements FileSystem {
 interface FakePackage { version: string; held: boolean; state: string }
 interface FakeUnit { enabled: boolean; active: boolean; failStart?: boolean; static?: boolean }
 
-type Handler = (args: readonly string[], options: ExecOptions) => Partial<ExecResult> | undefined;
+/** Answers one command; a promise that never settles stands for a process that never returns. */
+type Handler = (args: readonly string[], options: ExecOptions) => Partial<ExecResult> | undefined | Promise<never>;
 
 /**
  * A Debian machine in memory. `exec` answers the commands the steps use and refuses any
@@ -100,7 +101,7 @@ export class FakeMachine {
     run: async (command, args, options = {}) => {
       this.calls.push([command, ...args].join(' '));
       if (options.timeoutMs === undefined) throw new Error(`${command} run without a timeout`);
-      const answer = (this.overrides.get(command) ?? ((a, o) => this.answer(command, a, o)))(args, options) ?? {};
+      const answer = (await (this.overrides.get(command) ?? ((a, o) => this.answer(command, a, o)))(args, options)) ?? {};
       const result: ExecResult = { command, args, exitCode: 0, stdout: '', stderr: '', durationMs: 1, ...answer };
       if (result.exitCode !== 0 && !options.allowFailure) {
         throw new ExecError(command, args, result.exitCode, undefined, false, result.stdout, result.stderr);

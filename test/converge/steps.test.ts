@@ -195,3 +195,22 @@ test('a config written before its service failed to restart is applied again on 
   assert.deepEqual(retried.drift, []);
   assert.equal(condition(await engine.round(spec), 'Containerd').reason, 'Converged');
 });
+
+test('an agent that dies between writing a config and restarting its service resumes the restart', async () => {
+  const machine = new FakeMachine();
+  machine.units.set('containerd.service', { enabled: true, active: true });
+  const spec = nodeSpec({ containerd: { enabled: true, sandboxImage: '' } });
+  let restartStarted!: () => void;
+  const reached = new Promise<void>((resolve) => { restartStarted = resolve; });
+  // The first agent never sees its restart return: it died there (its round never ends).
+  machine.script('systemctl', () => { restartStarted(); return new Promise<never>(() => {}); });
+  void engineOn(machine).round(spec);
+  await reached;
+  assert.ok(await machine.fs.read('/etc/containerd/config.toml'));
+  machine.takeCalls();
+
+  machine.script('systemctl', () => undefined);
+  const resumed = await engineOn(machine).round(spec);
+  assert.deepEqual(machine.takeCalls(), ['systemctl restart containerd.service']);
+  assert.equal(condition(resumed, 'Containerd').reason, 'Applied');
+});

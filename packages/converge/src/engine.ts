@@ -109,16 +109,20 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
     const warnings = new Map<string, string>();
     const ctx = contextFor(step, dryRun, round, actions, warnings);
     const type = step.name;
-    // Items a failed apply was working on are applied again even if they now look right:
-    // a config written before its service failed to restart must not pass for converged.
+    // Items an apply was working on when it failed, or when the agent died, are applied again
+    // even if they now look right: a config written just before its service failed to
+    // restart must not pass for converged. Saved before applying, so a crash resumes too.
     const unfinished = new Set(mem.unfinished[type] ?? []);
     const remembered = mem.converged[type] ?? {};
-    let toApply: Item[] = [];
     try {
       const repaired = canRepair(step) ? await step.repair(spec, ctx) : undefined;
       const items = await step.observe(spec, ctx);
       const differing = items.filter((i) => i.found !== i.set || unfinished.has(i.item));
-      toApply = differing.filter((i) => !stillWarned(type, i, warnings));
+      const toApply = differing.filter((i) => !stillWarned(type, i, warnings));
+      if (toApply.length && !dryRun) {
+        mem.unfinished[type] = [...new Set([...unfinished, ...toApply.map((i) => i.item)])];
+        await store.save(mem);
+      }
       if (toApply.length) await step.apply(toApply, ctx);
       if (!dryRun) {
         delete mem.unfinished[type];
@@ -145,7 +149,6 @@ export function createEngine(options: EngineOptions): ConvergeEngine {
         changed: acted && !dryRun,
       };
     } catch (e) {
-      if (!dryRun && toApply.length) mem.unfinished[type] = [...new Set([...unfinished, ...toApply.map((i) => i.item)])];
       ctx.logger.error({ err: e }, `${type} failed`);
       // Whatever it did before failing still counts as a change the agent should report.
       const message = e instanceof Error ? e.message : String(e);
