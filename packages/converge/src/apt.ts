@@ -40,7 +40,7 @@ export function aptPackageManager(): PackageManager {
       if (!names.length) return found;
       // Exit status 1 only means some names are unknown to dpkg: they are simply not installed.
       const result = await ctx.inspect('dpkg-query', ['-W', '-f=${Package}\t${Version}\t${Status}\n', ...names], { allowFailure: true });
-      if (result.exitCode > 1) throw new Error(`dpkg-query failed: ${result.stderr.trim()}`);
+      if (result.exitCode > 1) throw new ExecError(result.command, result.args, result.exitCode, undefined, false, result.stdout, result.stderr);
       for (const line of result.stdout.split('\n')) {
         const [name, version, status] = line.split('\t');
         if (!name || status === undefined) continue;
