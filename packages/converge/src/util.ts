@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { reasonFor, StepFailed } from './step.js';
+import { reasonFor, StepFailed, type FileReader, type Item } from './step.js';
 
 /** The `found`/`set` value of something that does not exist. */
 export const ABSENT = '(absent)';
@@ -8,6 +8,11 @@ export const ABSENT = '(absent)';
 export function contentHash(content: string | undefined): string {
   if (content === undefined) return ABSENT;
   return `sha256:${createHash('sha256').update(content).digest('hex').slice(0, 16)}`;
+}
+
+/** A file the spec wants with exactly `content`, as an item (its `content` is what apply writes). */
+export async function fileItem(files: FileReader, path: string, content: string): Promise<Item & { content: string }> {
+  return { item: path, found: contentHash(await files.read(path)), set: contentHash(content), content };
 }
 
 export function octal(mode: number): string {

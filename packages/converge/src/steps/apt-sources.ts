@@ -1,5 +1,5 @@
 import type { Item, Step } from '../step.js';
-import { ABSENT, contentHash, eachItem } from '../util.js';
+import { ABSENT, contentHash, eachItem, fileItem } from '../util.js';
 
 const LISTS = '/etc/apt/sources.list.d';
 const KEYRINGS = '/etc/apt/keyrings';
@@ -25,7 +25,7 @@ export const aptSourcesStep: Step<SourceItem> = {
     }
     const items: SourceItem[] = [];
     for (const [path, content] of wanted) {
-      items.push({ item: path, found: contentHash(await ctx.files.read(path)), set: contentHash(content), content });
+      items.push(await fileItem(ctx.files, path, content));
     }
     for (const name of await ctx.files.list(LISTS)) {
       const path = `${LISTS}/${name}`;

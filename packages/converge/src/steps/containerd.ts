@@ -1,5 +1,5 @@
 import type { Item, Step } from '../step.js';
-import { contentHash } from '../util.js';
+import { fileItem } from '../util.js';
 
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 const DEFAULT_SANDBOX_IMAGE = 'registry.k8s.io/pause:3.10';
@@ -34,7 +34,7 @@ export const containerdStep: Step<ConfigItem> = {
   async observe(spec, ctx) {
     if (!spec.containerd?.enabled) return [];
     const content = containerdConfig(spec.containerd.sandboxImage);
-    return [{ item: CONTAINERD_CONFIG, found: contentHash(await ctx.files.read(CONTAINERD_CONFIG)), set: contentHash(content), content }];
+    return [await fileItem(ctx.files, CONTAINERD_CONFIG, content)];
   },
   async apply([change], ctx) {
     await ctx.writeFile(CONTAINERD_CONFIG, change!.content, { mode: 0o644 });

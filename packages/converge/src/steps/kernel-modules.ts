@@ -1,6 +1,6 @@
 import { ExecError } from '@herd/sys';
 import type { Item, Step } from '../step.js';
-import { contentHash, eachItem } from '../util.js';
+import { eachItem, fileItem } from '../util.js';
 
 export const MODULES_FILE = '/etc/modules-load.d/herd.conf';
 
@@ -24,7 +24,7 @@ export const kernelModulesStep: Step<ModuleItem> = {
   async observe(spec, ctx) {
     if (!spec.kernelModules.length) return [];
     const content = `# Written by herd: modules loaded at boot.\n${spec.kernelModules.join('\n')}\n`;
-    const items: ModuleItem[] = [{ item: MODULES_FILE, found: contentHash(await ctx.files.read(MODULES_FILE)), set: contentHash(content), content }];
+    const items: ModuleItem[] = [await fileItem(ctx.files, MODULES_FILE, content)];
     const listed = new Set(((await ctx.files.read('/proc/modules')) ?? '').split('\n').map((l) => l.split(' ')[0]));
     for (const module of spec.kernelModules) {
       const name = module.replaceAll('-', '_');

@@ -1,6 +1,6 @@
 import { ExecError } from '@herd/sys';
 import { Reason, StepFailed, type Item, type Step } from '../step.js';
-import { ABSENT, contentHash, eachItem } from '../util.js';
+import { ABSENT, eachItem, fileItem } from '../util.js';
 
 export const SYSCTL_FILE = '/etc/sysctl.d/90-herd.conf';
 
@@ -17,7 +17,7 @@ export const sysctlStep: Step<SysctlItem> = {
     const keys = Object.keys(spec.sysctls).sort();
     if (!keys.length) return [];
     const content = `# Written by herd.\n${keys.map((k) => `${k} = ${spec.sysctls[k]}`).join('\n')}\n`;
-    const items: SysctlItem[] = [{ item: SYSCTL_FILE, found: contentHash(await ctx.files.read(SYSCTL_FILE)), set: contentHash(content), content }];
+    const items: SysctlItem[] = [await fileItem(ctx.files, SYSCTL_FILE, content)];
     for (const key of keys) {
       const current = await ctx.files.read(`/proc/sys/${key.replaceAll('.', '/')}`);
       items.push({ item: key, found: current === undefined ? ABSENT : normalize(current), set: normalize(spec.sysctls[key]!) });

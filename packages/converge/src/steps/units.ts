@@ -1,7 +1,7 @@
 import type { Unit__Output } from '@herd/proto';
 import { ExecError } from '@herd/sys';
 import { Reason, StepFailed, type Item, type Step, type StepContext } from '../step.js';
-import { contentHash, eachItem } from '../util.js';
+import { eachItem, fileItem } from '../util.js';
 
 const UNIT_DIR = '/etc/systemd/system';
 const STATIC = new Set(['static', 'indirect', 'generated', 'transient']);
@@ -73,7 +73,7 @@ export const unitsStep: Step<UnitItem> = {
       const have = stateOf(shown[i], unit);
       if (unit.content) {
         const path = `${UNIT_DIR}/${unit.name}`;
-        items.push({ item: path, kind: 'file', found: contentHash(await ctx.files.read(path)), set: contentHash(unit.content), unit, have });
+        items.push({ ...(await fileItem(ctx.files, path, unit.content)), kind: 'file', unit, have });
       }
       const set = `${unit.enabled ? 'enabled' : 'disabled'} ${unit.running ? 'active' : 'inactive'}`;
       items.push({ item: unit.name, kind: 'state', found: describeState(have, shown[i], unit), set, unit, have });
