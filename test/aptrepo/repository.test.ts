@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecutor } from '@herd/sys';
-import { AptRepository, debFileName } from '@herd/aptrepo';
+import { AptRepository, debFileName, downloadDebs } from '@herd/aptrepo';
 
 async function tempRepo(t: { after(fn: () => Promise<void>): void }): Promise<AptRepository> {
   const dir = await mkdtemp(join(tmpdir(), 'herd-aptrepo-'));
@@ -58,4 +58,19 @@ test('the server serves the repository files and nothing outside it', async (t) 
     else assert.equal(response.status, 404, path);
     await response.arrayBuffer();
   }
+});
+
+test('Debian packages already in the cache come back in the order asked, without fetching', async (t) => {
+  const cache = await mkdtemp(join(tmpdir(), 'herd-debs-'));
+  t.after(() => rm(cache, { recursive: true, force: true }));
+  const exec = createExecutor();
+  // The file names apt would download to (from the host's package lists; nothing is fetched).
+  const uris = (await exec.run('apt-get', ['download', '--print-uris', 'tree', 'kmod'], { cwd: '/' })).stdout;
+  const names = uris.split('\n').filter((l) => l.startsWith("'")).map((l) => l.split(' ')[1]!);
+  for (const name of names) await writeFile(join(cache, name), 'cached');
+
+  const paths = await downloadDebs(['tree', 'kmod'], cache, exec);
+  assert.match(paths[0]!, /\/tree_[^/]+\.deb$/);
+  assert.match(paths[1]!, /\/kmod_[^/]+\.deb$/);
+  for (const path of paths) assert.equal(await readFile(path, 'utf8'), 'cached', 'served from the cache, not fetched again');
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createExecutor, silentLogger, type Executor, type Logger } from '@herd/sys';
 import { ImageBuildError } from './errors.js';
 import { tryLock, unlock } from './lock.js';
@@ -87,8 +87,11 @@ export async function ensureImage(options: ImageOptions = {}): Promise<Image> {
   try {
     if (existsSync(path)) return done(false);
     checkHost(['debootstrap', 'systemctl']);
+    // Half-built trees of builders that died holding the lock (ours now) are only in the way.
+    for (const f of await fs.readdir(images)) {
+      if (f.startsWith(`${basename(path)}.building-`)) await fs.rm(join(images, f), { recursive: true, force: true });
+    }
     const temp = `${path}.building-${process.pid}`;
-    await fs.rm(temp, { recursive: true, force: true });
     const mirror = options.mirror ?? process.env.HERD_DEBIAN_MIRROR ?? hostDebianMirror();
     logger.info({ path, suite, mirror }, 'building machine image (debootstrap, about a minute)');
     try {
