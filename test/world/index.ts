@@ -19,6 +19,7 @@
  *   });
  *
  * In a describe() suite: `const world = await TestWorld.start({ after }, …)` inside `before`.
+ * The agent on a machine, installed the real way against a coordinator on the bridge: ./agent.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
