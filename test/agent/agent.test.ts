@@ -14,8 +14,14 @@ import { createToken, eventually, LogCapture, startTestCoordinator, type TestCoo
 
 class FakeEngine implements ConvergeEngine {
   readonly rounds: { spec: NodeSpec__Output; dryRun: boolean }[] = [];
+  /** When set, a round runs until its signal aborts, then reports that it stopped. */
+  blockUntilAborted = false;
   async round(spec: NodeSpec__Output, options: RoundOptions = {}): Promise<RoundReport> {
     this.rounds.push({ spec, dryRun: Boolean(options.dryRun) });
+    if (this.blockUntilAborted) {
+      await new Promise((resolve) => options.signal?.addEventListener('abort', resolve, { once: true }));
+      return { conditions: [], drift: [], converged: false, changed: false, rebootRequired: false, durationMs: 1, error: 'round aborted: agent stopping' };
+    }
     return {
       conditions: [{ type: 'Files', status: 'True', reason: options.dryRun ? 'WouldChange' : 'Converged', message: '' }],
       drift: [], converged: true, changed: !options.dryRun, rebootRequired: false, durationMs: 1,
@@ -113,4 +119,18 @@ test('--dry-run: the engine is asked to change nothing and observedGeneration do
   } finally {
     await a.stop();
   }
+});
+
+test('stopping mid-round: the engine is told to abort, the round is reported, then the stream closes', async () => {
+  const a = await enrolledAgent('web-4');
+  a.engine.blockUntilAborted = true;
+  await eventually(() => session('web-4')?.connected, 'the agent to connect');
+  t.coordinator.nodes.assign(a.ref, { hostname: 'web-4', commit: 'slow' });
+  await eventually(() => a.engine.rounds.length > 0, 'the round to start');
+  const events: string[] = [];
+  t.coordinator.nodes.on('status', (ref, status) => { if (ref.node === 'web-4') events.push(`status: ${status.lastError}`); });
+  t.coordinator.nodes.on('disconnect', (ref, reason) => { if (ref.node === 'web-4') events.push(`disconnect: ${reason}`); });
+  await a.stop();
+  await eventually(() => events.length === 2, 'the status and the disconnect');
+  assert.deepEqual(events, ['status: round aborted: agent stopping', 'disconnect: agent closed the stream']);
 });

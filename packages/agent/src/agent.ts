@@ -50,10 +50,20 @@ export class Agent {
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
   }
 
-  /** Runs until `signal` aborts; then finishes (or aborts) the round in progress and closes the stream. */
+  /**
+   * Runs until `signal` aborts; then lets the round in progress finish or abort (the engine
+   * gets the signal), reports it, and only then closes the stream.
+   */
   async run(signal: AbortSignal): Promise<void> {
     this.held = await this.options.state.assignment();
-    await Promise.all([this.convergeLoop(signal), this.connectLoop(signal)]);
+    const connection = new AbortController();
+    const connected = this.connectLoop(connection.signal);
+    try {
+      await this.convergeLoop(signal);
+    } finally {
+      connection.abort();
+      await connected;
+    }
   }
 
   /** Starts a round now (after the one in progress, if any). */
@@ -99,7 +109,7 @@ export class Agent {
   }
 
   private send(message: AgentMessage): void {
-    this.stream?.write(message);
+    if (this.stream && !this.stream.writableEnded) this.stream.write(message);
   }
 
   private async connectLoop(signal: AbortSignal): Promise<void> {
