@@ -1,15 +1,16 @@
-// Fan-out over real streams while one agent has stopped reading: the others get every
-// assignment, the stalled stream is sent only the newest once it reads again.
+// Real streams: fan-out while one agent has stopped reading (the others get every
+// assignment, the stalled stream only the newest once it reads again); heartbeat timeout.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { issueClientCert } from '@herd/pki';
 import { herdProto, PROTOCOL_VERSION, type AgentMessage, type CoordinatorMessage__Output } from '@herd/proto';
-import { eventually, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { eventually, FakeClock, startTestCoordinator, type TestCoordinator } from './harness.js';
 
 let t: TestCoordinator;
+const clock = new FakeClock();
 const closers: (() => void)[] = [];
-before(async () => { t = await startTestCoordinator(); });
+before(async () => { t = await startTestCoordinator({ clock, heartbeatTimeoutMs: 30_000 }); });
 after(async () => {
   for (const close of closers) close();
   await t.close();
@@ -33,7 +34,7 @@ async function streamFor(node: string, reading: boolean) {
   if (reading) stream.on('data', onData);
   stream.on('error', () => {});
   stream.write({ hello: { protocolVersion: PROTOCOL_VERSION, nodeName: node, agentVersion: 'test', heldGeneration: 0 } });
-  return { ref: { cluster: 'c', node }, received, resume: () => stream.on('data', onData) };
+  return { ref: { cluster: 'c', node }, received, resume: () => stream.on('data', onData), write: (m: AgentMessage) => stream.write(m) };
 }
 
 test('one stalled stream does not hold back the others, and is sent only the newest assignment', async () => {
@@ -56,4 +57,14 @@ test('one stalled stream does not hold back the others, and is sent only the new
   await eventually(() => t.coordinator.nodes.ackedGeneration(stalled.ref) === ROUNDS, 'the stalled agent to catch up');
   assert.ok(stalled.received.length < ROUNDS / 2, `the stalled stream was sent ${stalled.received.length} of ${ROUNDS} assignments`);
   assert.equal(stalled.received.at(-1), ROUNDS);
+});
+
+test('an agent silent for longer than the heartbeat timeout is unreachable though its stream is open', async () => {
+  const quiet = await streamFor('quiet', true);
+  const state = () => t.coordinator.nodes.sessions().find((s) => s.nodeName === 'quiet');
+  await eventually(() => state()?.connected, 'the stream to connect');
+  clock.advance(30_001);
+  assert.deepEqual([state()!.connected, state()!.unreachable], [true, true]);
+  quiet.write({ heartbeat: { observedGeneration: 0 } });
+  await eventually(() => state()?.unreachable === false, 'the heartbeat to make it reachable again');
 });
