@@ -248,6 +248,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const server = new Server({
     interceptors: [loggingEarlyEnds(logger, maxMessageBytes)],
     'grpc.max_receive_message_length': maxMessageBytes,
+    // channelz keeps per-connection trace objects nobody reads here (measured: ~11 KB RSS per agent).
+    'grpc.enable_channelz': 0,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
     // Finds connections whose agent vanished without closing them (power loss, NAT expiry).
     'grpc.keepalive_time_ms': 60_000,
