@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CAHashMismatch, enroll, EnrollmentRefused } from '@herd/agent';
-import { caHash, createCA, identityOf } from '@herd/pki';
+import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
+import { caHash, createCA, createCsr, identityOf } from '@herd/pki';
+import { herdProto, PROTOCOL_VERSION } from '@herd/proto';
 import { createToken, FakeClock, startTestCoordinator, type TestCoordinator } from './harness.js';
 
 const clock = new FakeClock();
@@ -70,4 +72,19 @@ test('a token for one node cannot enroll another name; without a node the hostna
 test('an unknown or malformed token is refused', async () => {
   await assert.rejects(enroll({ coordinator: t.address, token: 'abcdef.0123456789abcdef', caHash: t.coordinator.caHash }), /not known/);
   await assert.rejects(enroll({ coordinator: t.address, token: 'nonsense', caHash: t.coordinator.caHash }), /malformed/);
+});
+
+test('an agent of another protocol version cannot enroll, and its token stays good', async () => {
+  const created = await createToken(t, { cluster: 'prod-eu', nodeName: 'web-6' });
+  const before = await tokensFile();
+  const { csrPem } = await createCsr('web-6');
+  const error = await new Promise<ServiceError>((resolve) => {
+    const client = new (herdProto().herd.v1.Enrollment)(t.address, credentials.createSsl(Buffer.from(t.coordinator.caPem)));
+    client.Enroll({ token: created.token, csrPem, protocolVersion: PROTOCOL_VERSION + 1 }, { deadline: Date.now() + 5000 },
+      (e) => { client.close(); resolve(e!); });
+  });
+  assert.equal(error.code, Status.FAILED_PRECONDITION);
+  assert.match(error.details, /protocol version 2/);
+  assert.equal(await tokensFile(), before);
+  assert.equal(t.logs.find('request refused').at(-1)!.reason, 'unsupported-protocol');
 });

@@ -7,13 +7,13 @@ import {
   CertificateError, caHash, certHosts, checkCsr, createCA, identityFromSubject, isIssuedBy, isValidName,
   issueClientCert, issueServerCert, signClientCsr, type Identity,
 } from '@herd/pki';
-import { formatHostPort, herdProto, PROTOCOL_VERSION } from '@herd/proto';
+import { formatHostPort, herdProto } from '@herd/proto';
 import type {
   AdminHandlers, AgentMessage__Output, CoordinatorMessage, CreateTokenRequest__Output, CreateTokenResponse,
   EnrollRequest__Output, EnrollResponse, GetStatusRequest__Output, GetStatusResponse,
 } from '@herd/proto';
 import { systemClock, type Clock, type Logger } from '@herd/sys';
-import { SessionRefused, SessionRegistry, type SessionHandle } from './sessions.js';
+import { checkProtocolVersion, SessionRefused, SessionRegistry, type SessionHandle } from './sessions.js';
 import type { CoordinatorPki, CoordinatorStore } from './store.js';
 import { TokenRefused, TokenRegistry } from './tokens.js';
 
@@ -157,10 +157,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const enrollment = {
     Enroll: unary<EnrollRequest__Output, EnrollResponse>('Enroll', async (call) => {
       const request = call.request;
-      if (request.protocolVersion !== PROTOCOL_VERSION) {
-        throw new Refusal(Status.FAILED_PRECONDITION,
-          `agent speaks protocol version ${request.protocolVersion}; this coordinator speaks ${PROTOCOL_VERSION}`, 'unsupported-protocol');
-      }
+      checkProtocolVersion(request.protocolVersion);
       await checkCsr(request.csrPem);
       const token = await tokens.consume(request.token, (record) => {
         const node = record.node ?? (request.nodeName || request.hostname.toLowerCase());

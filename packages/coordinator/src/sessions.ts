@@ -70,6 +70,13 @@ class Session {
   }
 }
 
+/** Refuses an agent that speaks another protocol version (on Enroll and on Hello). */
+export function checkProtocolVersion(version: number): void {
+  if (version !== PROTOCOL_VERSION) {
+    throw new SessionRefused('unsupported-protocol', `agent speaks protocol version ${version}; this coordinator speaks ${PROTOCOL_VERSION}`);
+  }
+}
+
 /** What a stream handler holds after a successful Hello. */
 export interface SessionHandle {
   receive(message: AgentMessage__Output): void;
@@ -117,10 +124,7 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
    * claims are checked against that identity, never trusted instead of it.
    */
   open(identity: NodeRef, hello: Hello__Output, sink: SessionSink): SessionHandle {
-    if (hello.protocolVersion !== PROTOCOL_VERSION) {
-      throw new SessionRefused('unsupported-protocol',
-        `agent speaks protocol version ${hello.protocolVersion}; this coordinator speaks ${PROTOCOL_VERSION}`);
-    }
+    checkProtocolVersion(hello.protocolVersion);
     if (hello.nodeName !== identity.node) {
       throw new SessionRefused('identity-mismatch',
         `the certificate is for node ${identity.node} but the agent says it is "${hello.nodeName}"`);
