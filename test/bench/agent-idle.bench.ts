@@ -3,9 +3,12 @@
  * coordinator on the bridge, holding a converged assignment (10 pinned, held packages,
  * sysctls, swap off, a file, a running unit) and re-checking it every 30 s. RSS and CPU of
  * the agent's service are sampled over BENCH_IDLE_SECONDS (default 300). Targets
- * (DESIGN.md §9): RSS < 60 MB, < 0.5 % of one core. Reports; never fails on a number.
+ * (DESIGN.md §9): RSS < 60 MB, < 0.5 % of one core. BENCH_NODE_OPTIONS runs the agent with
+ * those node flags, to compare V8 settings. Reports; never fails on a number.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { TestWorld, type Machine } from '../world/index.js';
 import { buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator } from '../world/agent.js';
 import { nodeSpec } from '../converge/spec.js';
@@ -50,6 +53,12 @@ try {
   const coordinator = await startBridgeCoordinator(hook, world);
   const ref = { cluster: 'idle', node: m.name };
   await copyArtifact(m, artifact);
+  if (process.env.BENCH_NODE_OPTIONS) {
+    // To compare V8 settings: a drop-in the unit picks up when install-agent.sh starts it.
+    const dropIn = join(m.rootfs, 'etc/systemd/system/herd-agent.service.d');
+    await mkdir(dropIn, { recursive: true });
+    await writeFile(join(dropIn, 'bench.conf'), `[Service]\nEnvironment=NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}\n`);
+  }
   await runInstall(m, await installFlags(coordinator, ref));
   await waitFor(() => coordinator.nodes.isConnected(ref), 'the agent to connect');
 
@@ -76,6 +85,7 @@ try {
   const seconds = (last.at - first.at) / 1000;
   const pct = (ticks: number) => ((ticks / CLK_TCK / seconds) * 100).toFixed(2);
   console.log(`host: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${release()}`);
+  if (process.env.BENCH_NODE_OPTIONS) console.log(`NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}`);
   console.log(`agent idle over ${seconds.toFixed(0)} s (${rss.length} samples, assignment converged, rounds every 30 s):`);
   console.log(`  RSS median ${(median(rss) / 1024).toFixed(1)} MB, max ${(Math.max(...rss) / 1024).toFixed(1)} MB`);
   console.log(`  CPU agent process ${pct(last.own - first.own)} % of one core; with the commands it ran ${pct(last.own - first.own + last.children - first.children)} %`);
