@@ -75,3 +75,15 @@ test('destroying the world leaves no machine process, mount, bridge or directory
   assert.equal(existsSync(world.dir), false);
   await world.destroy(); // twice is fine
 });
+
+test('a Kubernetes node machine gets every capability, /dev/kmsg and a writable /proc/sys', async (t) => {
+  const world = await TestWorld.start(t, { machines: 1, kubernetesNode: true });
+  const [m] = world.machines as [typeof world.machines[0]];
+  assert.equal(m.bootState, 'running', `failed units: ${(await m.failedUnits()).join(', ')}`);
+  await m.exec.run('test', ['-c', '/dev/kmsg']);
+  const capabilities = (await m.exec.run('grep', ['CapBnd', '/proc/1/status'])).stdout;
+  const host = readFileSync('/proc/1/status', 'utf8').match(/CapBnd:.*/)![0];
+  assert.equal(capabilities.trim(), host.trim(), 'the same capability bounding set as the host');
+  // Read-only in an ordinary machine. vm.* is the host kernel's own setting: written back unchanged.
+  await m.exec.run('sh', ['-c', 'sysctl -q -w vm.swappiness=$(sysctl -n vm.swappiness)']);
+});
