@@ -70,7 +70,7 @@ try {
     files: [{ path: '/etc/herd-idle.conf', content: 'x = 1\n', mode: 0o644, owner: 'root', group: 'root' }],
     units: [{ name: 'herd-idle.service', content: '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n', enabled: true, running: true, restartOn: [] }],
   }));
-  await waitFor(() => (coordinator.nodes.sessions('idle').find((s) => s.nodeName === m.name)?.observedGeneration ?? 0) >= generation,
+  await waitFor(() => Number(coordinator.nodes.sessions('idle').find((s) => s.nodeName === m.name)?.observedGeneration ?? 0) >= generation,
     'the agent to converge its assignment');
 
   const pid = Number((await m.exec.run('systemctl', ['show', '-P', 'MainPID', 'herd-agent.service'])).stdout.trim());
