@@ -30,7 +30,10 @@ function machineProcessesUnder(dir: string): number[] {
     let argv: string[];
     try { argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0'); } catch { continue; }
     if (!argv[0]?.endsWith('systemd-nspawn') || !argv.some((a) => a.startsWith(`--directory=${dir}/`))) continue;
-    const children = readFileSync(`/proc/${entry}/task/${entry}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${entry}/task/${entry}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch { /* exited meanwhile */ }
     pids.push(...children, Number(entry)); // init first: killing it ends the machine's whole PID namespace
   }
   return pids;
