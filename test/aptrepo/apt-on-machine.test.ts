@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ExecError } from '@herd/sys';
-import { TestWorld } from '../world/index.js';
+import { TestWorld, type Machine } from '../world/index.js';
 
 const APT = ['-y', '-q', '-o', 'Dpkg::Use-Pty=0'];
 
 test('apt on a machine installs, upgrades, holds and downgrades pinned versions from the local repository', async (t) => {
   const world = await TestWorld.start(t, { machines: 1 });
-  const [m] = world.machines as [typeof world.machines[0]];
+  const [m] = world.machines as [Machine];
   for (const version of ['1.0', '2.0']) {
     await world.repo.add(await world.repo.buildPackage({
       name: 'herd-test-a', version, depends: 'herd-test-base', files: { '/etc/herd-test/a': `version ${version}\n` },
@@ -41,7 +41,7 @@ test('apt on a machine installs, upgrades, holds and downgrades pinned versions 
 
 test('a package whose configure fails leaves dpkg saying so, with the script\'s stderr', async (t) => {
   const world = await TestWorld.start(t, { machines: 1 });
-  const [m] = world.machines as [typeof world.machines[0]];
+  const [m] = world.machines as [Machine];
   await world.repo.add(await world.repo.buildPackage({ name: 'herd-test-broken', version: '1.0', failConfigure: true }));
   await m.exec.run('apt-get', [...APT, 'update']);
   const failure = await m.exec.run('apt-get', [...APT, 'install', 'herd-test-broken=1.0'], { env: { DEBIAN_FRONTEND: 'noninteractive' } })

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { TestWorld, type Machine } from '../world/index.js';
+import { TestWorld, eventually, type Machine } from '../world/index.js';
 import { buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator } from '../world/agent.js';
 import { nodeSpec } from '../converge/spec.js';
 
@@ -19,14 +19,6 @@ const CLK_TCK = 100;
 
 const afters: (() => Promise<void>)[] = [];
 const hook = { after: (fn: () => Promise<void>) => { afters.push(fn); } };
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 180_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** The agent's RSS (kB) and CPU ticks: its own, and its reaped children's (apt, dpkg-query…). */
 async function sample(m: Machine, pid: number) {
@@ -60,7 +52,7 @@ try {
     await writeFile(join(dropIn, 'bench.conf'), `[Service]\nEnvironment=NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}\n`);
   }
   await runInstall(m, await installFlags(coordinator, ref));
-  await waitFor(() => coordinator.nodes.isConnected(ref), 'the agent to connect');
+  await eventually(() => coordinator.nodes.isConnected(ref), 'the agent to connect');
 
   const generation = coordinator.nodes.assign(ref, nodeSpec({
     hostname: m.name, cluster: 'idle', swapOff: true,
@@ -70,8 +62,8 @@ try {
     files: [{ path: '/etc/herd-idle.conf', content: 'x = 1\n', mode: 0o644, owner: 'root', group: 'root' }],
     units: [{ name: 'herd-idle.service', content: '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n', enabled: true, running: true, restartOn: [] }],
   }));
-  await waitFor(() => Number(coordinator.nodes.sessions('idle').find((s) => s.nodeName === m.name)?.observedGeneration ?? 0) >= generation,
-    'the agent to converge its assignment');
+  await eventually(() => Number(coordinator.nodes.sessions('idle').find((s) => s.nodeName === m.name)?.observedGeneration ?? 0) >= generation,
+    'the agent to converge its assignment', 180_000);
 
   const pid = Number((await m.exec.run('systemctl', ['show', '-P', 'MainPID', 'herd-agent.service'])).stdout.trim());
   const first = await sample(m, pid);

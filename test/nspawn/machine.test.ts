@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecutor } from '@herd/sys';
 import { processAlive } from '@herd/nspawn';
-import { TestWorld } from '../world/index.js';
+import { TestWorld, type Machine } from '../world/index.js';
 
 /** The first bytes sshd sends on a fresh TCP connection from the host. */
 function sshBanner(address: string): Promise<string> {
@@ -29,7 +29,7 @@ test('a machine boots with systemd running, its own identity and address, and ro
   t.after(() => rm(keys, { recursive: true, force: true }));
   await createExecutor().run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'id')]);
   const world = await TestWorld.start(t, { machines: 2, authorizedKeys: [await readFile(join(keys, 'id.pub'), 'utf8')] });
-  const [a, b] = world.machines as [typeof world.machines[0], typeof world.machines[0]];
+  const [a, b] = world.machines as [Machine, Machine];
 
   assert.equal(a.bootState, 'running', `failed units: ${(await a.failedUnits()).join(', ')}`);
   assert.equal((await a.exec.run('hostname', [])).stdout.trim(), a.name);
@@ -43,7 +43,7 @@ test('a machine boots with systemd running, its own identity and address, and ro
     '-o', `UserKnownHostsFile=${join(keys, 'known_hosts')}`, `root@${a.address}`, 'hostname'], { timeoutMs: 30_000 });
   assert.equal(ssh.stdout.trim(), a.name);
   // Host keys are made per machine at first boot, not baked into the image.
-  const key = (m: typeof a) => readFileSync(`${m.rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, 'utf8');
+  const key = (m: Machine) => readFileSync(`${m.rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, 'utf8');
   assert.notEqual(key(a), key(b));
   // Machines on one bridge reach each other.
   await a.exec.run('ping', ['-c', '1', '-W', '5', b.address]);
@@ -51,7 +51,7 @@ test('a machine boots with systemd running, its own identity and address, and ro
 
 test('a stopped machine boots again with its changes kept', async (t) => {
   const world = await TestWorld.start(t, { machines: 1 });
-  const [m] = world.machines as [typeof world.machines[0]];
+  const [m] = world.machines as [Machine];
   await m.exec.run('sh', ['-c', 'echo kept > /etc/herd-marker']);
   const firstLeader = m.leader;
   await m.stop();
@@ -63,7 +63,7 @@ test('a stopped machine boots again with its changes kept', async (t) => {
 
 test('destroying the world leaves no machine process, mount, bridge or directory', async () => {
   const world = await TestWorld.start(undefined, { machines: 1 });
-  const [m] = world.machines as [typeof world.machines[0]];
+  const [m] = world.machines as [Machine];
   const pids = [m.leader];
   const { rootfs } = m;
   assert.ok(mounted(rootfs));
@@ -78,7 +78,7 @@ test('destroying the world leaves no machine process, mount, bridge or directory
 
 test('a Kubernetes node machine gets every capability, /dev/kmsg and a writable /proc/sys', async (t) => {
   const world = await TestWorld.start(t, { machines: 1, kubernetesNode: true });
-  const [m] = world.machines as [typeof world.machines[0]];
+  const [m] = world.machines as [Machine];
   assert.equal(m.bootState, 'running', `failed units: ${(await m.failedUnits()).join(', ')}`);
   await m.exec.run('test', ['-c', '/dev/kmsg']);
   const capabilities = (await m.exec.run('grep', ['CapBnd', '/proc/1/status'])).stdout;
