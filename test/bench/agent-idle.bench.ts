@@ -51,8 +51,15 @@ try {
     await mkdir(dropIn, { recursive: true });
     await writeFile(join(dropIn, 'bench.conf'), `[Service]\nEnvironment=NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}\n`);
   }
-  await runInstall(m, await installFlags(coordinator, ref));
+  const flags = await installFlags(coordinator, ref);
+  let started = performance.now();
+  await runInstall(m, flags);
+  const installMs = performance.now() - started;
   await eventually(() => coordinator.nodes.isConnected(ref), 'the agent to connect');
+  const enrolledMs = performance.now() - started;
+  started = performance.now();
+  await runInstall(m, flags);
+  const noopInstallMs = performance.now() - started;
 
   const generation = coordinator.nodes.assign(ref, nodeSpec({
     hostname: m.name, cluster: 'idle', swapOff: true,
@@ -77,6 +84,7 @@ try {
   const seconds = (last.at - first.at) / 1000;
   const pct = (ticks: number) => ((ticks / CLK_TCK / seconds) * 100).toFixed(2);
   console.log(`host: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${release()}`);
+  console.log(`install-agent.sh: first run ${installMs.toFixed(0)} ms (connected ${enrolledMs.toFixed(0)} ms after it began), second run (no change) ${noopInstallMs.toFixed(0)} ms`);
   if (process.env.BENCH_NODE_OPTIONS) console.log(`NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}`);
   console.log(`agent idle over ${seconds.toFixed(0)} s (${rss.length} samples, assignment converged, rounds every 30 s):`);
   console.log(`  RSS median ${(median(rss) / 1024).toFixed(1)} MB, max ${(Math.max(...rss) / 1024).toFixed(1)} MB`);
