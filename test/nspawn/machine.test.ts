@@ -87,3 +87,15 @@ test('a Kubernetes node machine gets every capability, /dev/kmsg and a writable 
   // Read-only in an ordinary machine. vm.* is the host kernel's own setting: written back unchanged.
   await m.exec.run('sh', ['-c', 'sysctl -q -w vm.swappiness=$(sysctl -n vm.swappiness)']);
 });
+
+test('commands inside get the machine\'s own environment plus what the caller passes (not the host process\'s), and its cwd', async (t) => {
+  const world = await TestWorld.start(t, { machines: 1 });
+  const [m] = world.machines as [Machine];
+  process.env.HERD_TEST_LEAK = 'from the host';
+  t.after(() => { delete process.env.HERD_TEST_LEAK; });
+  const env = (await m.exec.run('env', [], { env: { DEBIAN_FRONTEND: 'noninteractive' } })).stdout;
+  assert.doesNotMatch(env, /HERD_TEST_LEAK/);
+  assert.match(env, /^DEBIAN_FRONTEND=noninteractive$/m);
+  assert.match(env, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
+  assert.equal((await m.exec.run('pwd', [], { cwd: '/etc/apt' })).stdout, '/etc/apt\n');
+});

@@ -41,6 +41,12 @@ export interface MachineOptions {
 export type BootState = 'running' | 'degraded';
 
 const STOP_TIMEOUT_MS = 30_000;
+/**
+ * What commands inside start with, like a root shell on the machine: not the calling
+ * process's environment, which nsenter would pass through (a test runner's PATH,
+ * NODE_OPTIONS or locale has no business inside).
+ */
+const MACHINE_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LANG=C.UTF-8'];
 const POLL_MS = 250;
 
 /**
@@ -60,9 +66,15 @@ export class Machine {
   private readonly logger: Logger;
   bootState: BootState | undefined;
 
-  /** Runs a command inside the machine (all its namespaces, as root). Valid while it runs. */
+  /**
+   * Runs a command inside the machine (all its namespaces, as root), with the machine's
+   * own base environment plus `options.env`, in `options.cwd` inside it. Valid while it runs.
+   */
   readonly exec: Executor = {
-    run: (command, args, options) => this.inside().run(command, args, options),
+    run: (command, args, options = {}) => {
+      const { env, cwd, ...rest } = options;
+      return this.inside(Object.entries(env ?? {}).map(([k, v]) => `${k}=${v}`), cwd).run(command, args, rest);
+    },
   };
 
   private constructor(private readonly options: MachineOptions) {
@@ -172,9 +184,11 @@ export class Machine {
     await this.waitForBoot(this.options.bootTimeoutMs ?? 90_000);
   }
 
-  private inside(): Executor {
+  private inside(env: readonly string[] = [], cwd?: string): Executor {
     if (!this.running || !this.leaderPid) throw new Error(`machine ${this.name} is not running`);
-    return createExecutor({ logger: this.logger, prefix: ['nsenter', '-t', String(this.leaderPid), '-a'] });
+    // env, not nsenter --wd: nsenter resolves the directory in the host's filesystem.
+    const chdir = cwd ? ['-C', cwd] : [];
+    return createExecutor({ logger: this.logger, prefix: ['nsenter', '-t', String(this.leaderPid), '-a', 'env', '-i', ...chdir, ...MACHINE_ENV, ...env] });
   }
 
   private bootFailure(reason: string): MachineBootError {
