@@ -57,7 +57,7 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   assert.match((await m.exec.run('herd-agent', ['--version'])).stdout, /herd-agent/);
 });
 
-test('install-agent.sh refuses a first install without settings, and bad values, before changing anything', async (t) => {
+test('install-agent.sh refuses a first install without settings and bad values before changing anything; --no-start only enables', async (t) => {
   const artifact = await buildAgentArtifact(t);
   const world = await TestWorld.start(t, { machines: 1 });
   const [m] = world.machines as [Machine];
@@ -71,4 +71,10 @@ test('install-agent.sh refuses a first install without settings, and bad values,
   assert.match(bad.stderr, /--ca-hash must be sha256/);
   const unit = await m.exec.run('test', ['-e', '/etc/systemd/system/herd-agent.service'], { allowFailure: true });
   assert.notEqual(unit.exitCode, 0, 'nothing was installed');
+
+  const settings = ['--coordinator', '10.213.0.1:1', '--ca-hash', `sha256:${'0'.repeat(64)}`, '--token', 'abcdef.0123456789abcdef'];
+  const quiet = await runInstall(m, [...settings, '--no-start']);
+  assert.match(quiet.stdout, /enabled herd-agent\.service/);
+  assert.equal((await m.exec.run('systemctl', ['is-enabled', 'herd-agent.service'])).stdout.trim(), 'enabled');
+  assert.equal(await active(m), false, 'not started');
 });
