@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createExecutor } from '@herd/sys';
 import { TestWorld, eventually, type Machine } from '../world/index.js';
+import { testSshKey } from '../world/ssh.js';
 import { ARTIFACT_IN_MACHINE, buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator } from '../world/agent.js';
 
 const mainPid = async (m: Machine) =>
@@ -82,16 +82,13 @@ test('install-agent.sh refuses a first install without settings and bad values b
 });
 
 test('install-agent.sh works the same over SSH (as the static provider runs it)', async (t) => {
-  const keys = await mkdtemp(join(tmpdir(), 'herd-ssh-'));
-  t.after(() => rm(keys, { recursive: true, force: true }));
   const host = createExecutor();
-  await host.run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'id')]);
+  const { publicKey, options } = await testSshKey(t);
   const artifact = await buildAgentArtifact(t);
-  const world = await TestWorld.start(t, { machines: 1, authorizedKeys: [await readFile(join(keys, 'id.pub'), 'utf8')] });
+  const world = await TestWorld.start(t, { machines: 1, authorizedKeys: [publicKey] });
   const [m] = world.machines as [Machine];
   const coordinator = await startBridgeCoordinator(t, world);
   const ref = { cluster: 'ssh-test', node: m.name };
-  const options = ['-i', join(keys, 'id'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', `UserKnownHostsFile=${join(keys, 'known_hosts')}`];
 
   await host.run('scp', [...options, '-q', '-r', artifact, `root@${m.address}:${ARTIFACT_IN_MACHINE}`], { timeoutMs: 120_000 });
   const install = await host.run('ssh', [...options, `root@${m.address}`, 'bash', `${ARTIFACT_IN_MACHINE}/install-agent.sh`, ...(await installFlags(coordinator, ref))]);

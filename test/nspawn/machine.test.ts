@@ -3,12 +3,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createExecutor } from '@herd/sys';
 import { processAlive } from '@herd/nspawn';
 import { TestWorld, type Machine } from '../world/index.js';
+import { testSshKey } from '../world/ssh.js';
 
 /** The first bytes sshd sends on a fresh TCP connection from the host. */
 function sshBanner(address: string): Promise<string> {
@@ -25,10 +23,8 @@ function mounted(path: string): boolean {
 }
 
 test('a machine boots with systemd running, its own identity and address, and root ssh with a key from the host', async (t) => {
-  const keys = await mkdtemp(join(tmpdir(), 'herd-ssh-'));
-  t.after(() => rm(keys, { recursive: true, force: true }));
-  await createExecutor().run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keys, 'id')]);
-  const world = await TestWorld.start(t, { machines: 2, authorizedKeys: [await readFile(join(keys, 'id.pub'), 'utf8')] });
+  const key = await testSshKey(t);
+  const world = await TestWorld.start(t, { machines: 2, authorizedKeys: [key.publicKey] });
   const [a, b] = world.machines as [Machine, Machine];
 
   assert.equal(a.bootState, 'running', `failed units: ${(await a.failedUnits()).join(', ')}`);
@@ -39,12 +35,11 @@ test('a machine boots with systemd running, its own identity and address, and ro
   assert.doesNotMatch((await a.exec.run('ip', ['route'])).stdout, /default/);
 
   assert.match(await sshBanner(a.address), /^SSH-2\.0-OpenSSH/);
-  const ssh = await createExecutor().run('ssh', ['-i', join(keys, 'id'), '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no',
-    '-o', `UserKnownHostsFile=${join(keys, 'known_hosts')}`, `root@${a.address}`, 'hostname'], { timeoutMs: 30_000 });
+  const ssh = await createExecutor().run('ssh', [...key.options, `root@${a.address}`, 'hostname'], { timeoutMs: 30_000 });
   assert.equal(ssh.stdout.trim(), a.name);
   // Host keys are made per machine at first boot, not baked into the image.
-  const key = (m: Machine) => readFileSync(`${m.rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, 'utf8');
-  assert.notEqual(key(a), key(b));
+  const hostKey = (m: Machine) => readFileSync(`${m.rootfs}/etc/ssh/ssh_host_ed25519_key.pub`, 'utf8');
+  assert.notEqual(hostKey(a), hostKey(b));
   // Machines on one bridge reach each other.
   await a.exec.run('ping', ['-c', '1', '-W', '5', b.address]);
 });
