@@ -127,13 +127,14 @@ export class Agent {
   /** One stream, from connect to its end; returns why it ended. */
   private async session(signal: AbortSignal, onHealthy: () => void): Promise<string> {
     const { credentials: creds, logger, clock } = this.options;
+    const facts = await (this.facts ??= this.options.facts());
     const client: AgentSessionClient = new (herdProto().herd.v1.AgentSession)(
       formatHostPort(coordinatorAddress(this.options.coordinator ?? creds.coordinator)),
       credentials.createSsl(Buffer.from(creds.caPem), Buffer.from(creds.keyPem), Buffer.from(creds.certPem)),
       { 'grpc.keepalive_time_ms': 60_000, 'grpc.keepalive_timeout_ms': 20_000, ...this.options.channelOptions },
     );
+    // Listeners go on synchronously: an early error must not find the stream without them.
     const stream = client.Connect();
-    const facts = await (this.facts ??= this.options.facts());
     const ended = new Promise<string>((resolve) => {
       stream.on('data', (message: CoordinatorMessage__Output) => {
         if (message.assignment) this.receiveAssignment(message.assignment.generation, message.assignment.spec);
@@ -156,7 +157,9 @@ export class Agent {
       }
     })();
     const onAbort = () => stream.end();
-    signal.addEventListener('abort', onAbort, { once: true });
+    // The stop may have come while this stream was being set up.
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     const reason = await ended;
     signal.removeEventListener('abort', onAbort);
     stop.abort();
