@@ -71,7 +71,8 @@ export class Machine {
    * own base environment plus `options.env`, in `options.cwd` inside it. Valid while it runs.
    */
   readonly exec: Executor = {
-    run: (command, args, options = {}) => {
+    // async, so a machine that is not running rejects like any failed command instead of throwing.
+    run: async (command, args, options = {}) => {
       const { env, cwd, ...rest } = options;
       return this.inside(Object.entries(env ?? {}).map(([k, v]) => `${k}=${v}`), cwd).run(command, args, rest);
     },
