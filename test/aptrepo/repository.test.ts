@@ -33,7 +33,8 @@ test('built packages carry their control fields, files and maintainer scripts', 
 
 test('the index lists every version of a package, and Release carries its hash', async (t) => {
   const repo = await tempRepo(t);
-  for (const version of ['1.0', '1.1', '2.0']) await repo.add(await repo.buildPackage({ name: 'herd-test-a', version }));
+  const debs = await Promise.all(['1.0', '1.1', '2.0'].map((version) => repo.buildPackage({ name: 'herd-test-a', version })));
+  await Promise.all(debs.map((deb) => repo.add(deb))); // concurrent adds: the last index sees every package
   const packages = await readFile(join(repo.published, 'Packages'), 'utf8');
   assert.deepEqual([...packages.matchAll(/^Version: (.*)$/gm)].map((m) => m[1]).sort(), ['1.0', '1.1', '2.0']);
   const release = await readFile(join(repo.published, 'Release'), 'utf8');

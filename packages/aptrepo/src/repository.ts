@@ -19,6 +19,7 @@ export interface AptRepositoryOptions {
  */
 export class AptRepository {
   private server: Server | undefined;
+  private indexing: Promise<unknown> = Promise.resolve();
   private url: string | undefined;
   private readonly exec: Executor;
   private readonly logger: Logger;
@@ -55,7 +56,14 @@ export class AptRepository {
   }
 
   /** Rewrites Packages and Release from the .debs present; each file replaced atomically. */
-  async index(): Promise<void> {
+  index(): Promise<void> {
+    // One at a time: concurrent adds would otherwise share the temporary files.
+    const next = this.indexing.then(() => this.writeIndex());
+    this.indexing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeIndex(): Promise<void> {
     const scan = await this.exec.run('dpkg-scanpackages', ['-m', '.', '/dev/null'], { cwd: this.published });
     const packages = scan.stdout;
     const sha256 = createHash('sha256').update(packages).digest('hex');
