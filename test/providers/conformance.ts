@@ -46,6 +46,15 @@ export function providerConformance(kind: string, setup: () => Promise<Conforman
       assert.ok(!Number.isNaN(Date.parse(listed[0]!.createdAt)), 'createdAt is a date');
     });
 
+    it('machines created at the same time get distinct names and addresses', async () => {
+      const taken = new Set([first.name]);
+      const names = ['pool-b', 'pool-b', 'pool-b'].map((pool) => { const n = provider.newMachineName(world.cluster, pool, taken); taken.add(n); return n; });
+      const made = await Promise.all(names.map((name) => provider.create({ name, labels: labels(world.cluster, 'pool-b'), shape: {} })));
+      const addresses = [first, ...made].map((m) => m.addresses[0]);
+      assert.equal(new Set(addresses).size, addresses.length, `addresses must differ: ${addresses.join(', ')}`);
+      for (const m of made) await provider.delete(m.name);
+    });
+
     it('a new name is never one that exists or is taken', async () => {
       const taken = new Set(['reserved-by-the-caller']);
       const name = provider.newMachineName(world.cluster, 'pool-a', taken);

@@ -79,7 +79,7 @@ export class FakeCloud {
     const agent = new Agent({
       credentials, state, engine, clock: systemClock, logger: silentLogger(),
       facts: async () => ({ os: 'FakeCloud', osVersion: '1', kernel: 'none', arch: 'x64', cpus: 1, memoryBytes: 1, hostname: credentials.node, addresses: [] }),
-      intervalMs: 60_000, heartbeatMs: 100, backoff: { initialMs: 20, maxMs: 200 },
+      intervalMs: 60_000, heartbeatMs: Number(process.env.FAKE_CLOUD_HEARTBEAT_MS ?? 100), backoff: { initialMs: 20, maxMs: 200 },
     });
     const stop = new AbortController();
     const running = agent.run(stop.signal);

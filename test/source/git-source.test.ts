@@ -66,6 +66,13 @@ test('an unknown ref, a missing repository and an unreachable URL are clear erro
   assert.deepEqual(readdirSync(join(root, 'cache')).filter((f) => f.endsWith('.tmp')), [], 'no half-made clone is left behind');
 });
 
+test('a file of the repository is read at the pinned commit, not as it is now', async (t) => {
+  const { origin, first, source } = setup(t);
+  commit(origin, { 'README.md': '# changed' });
+  assert.equal(await source.readFile('README.md', first), '# fleet');
+  await assert.rejects(source.readFile('secrets/missing.key', first), (e: unknown) => e instanceof GitSourceError && /secrets\/missing\.key does not exist/.test(e.message));
+});
+
 test('the working tree is read as it is on disk, uncommitted edits included', async (t) => {
   const { origin } = setup(t);
   writeTree(origin, { 'clusters/draft.yaml': CLUSTER('draft') });

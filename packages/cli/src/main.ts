@@ -34,7 +34,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  // Exit as soon as the command is done: a gRPC server can hold sockets of agents that are
+  // still reconnecting past its forced shutdown, and the command's work is finished.
+  (code) => { process.stdout.write('', () => process.exit(code)); },
   (error: unknown) => {
     if (error instanceof UserError) {
       process.stderr.write(`herd: ${error.message}\n`);

@@ -45,6 +45,7 @@ export class LocalProvider implements Provider {
   private bridge?: Bridge;
   private repo?: AptRepository;
   private repoUrl?: string;
+  private allocating: Promise<unknown> = Promise.resolve();
   private readonly exec: Executor;
 
   constructor(private readonly options: LocalProviderOptions) {
@@ -82,27 +83,40 @@ export class LocalProvider implements Provider {
     }
     const bridge = await this.network();
     const { path: image } = await ensureImage({ cacheDir: this.options.cacheDir ?? herdCacheDir(), logger: this.options.logger, exec: this.exec });
-    const used = new Set((await this.records()).filter((r) => r.cluster === this.options.cluster).map((r) => r.host));
-    const host = Array.from({ length: 253 }, (_, i) => i + 2).find((n) => !used.has(n));
-    if (host === undefined) throw new QuotaExceededError(`the network of cluster ${this.options.cluster} has no free address (253 machines)`);
-    const record: MachineRecord = {
-      name: request.name,
-      labels: { ...request.labels },
-      createdAt: new Date().toISOString(),
-      cluster: this.options.cluster,
-      nspawnName: `h${createHash('sha256').update(request.name).digest('hex').slice(0, 11)}`,
-      host,
-    };
-    // Recorded before anything is made, so a crash half-way leaves a machine list() and delete() know.
-    await fs.mkdir(this.machineDir(request.name), { recursive: true });
-    await fs.writeFile(join(this.machineDir(request.name), 'machine.json'), JSON.stringify(record, null, 2));
+    const record = await this.allocate(request);
     try {
       await Machine.create({ ...this.machineOptions(record, bridge, image), persistent: true });
     } catch (e) {
       throw new ProviderError(`machine ${request.name} did not boot: ${(e as Error).message}`, { cause: e });
     }
-    this.options.logger.info({ machine: request.name, address: bridge.address(host) }, 'local machine running');
+    this.options.logger.info({ machine: request.name, address: bridge.address(record.host) }, 'local machine running');
     return this.describe(record, 'running');
+  }
+
+  /**
+   * Picks the machine's address and records it. One at a time: machines are created in
+   * parallel, and two that read the records before either wrote its own would share an address.
+   */
+  private allocate(request: MachineRequest): Promise<MachineRecord> {
+    const run = this.allocating.then(async () => {
+      const used = new Set((await this.records()).map((r) => r.host));
+      const host = Array.from({ length: 253 }, (_, i) => i + 2).find((n) => !used.has(n));
+      if (host === undefined) throw new QuotaExceededError(`the network of cluster ${this.options.cluster} has no free address (253 machines)`);
+      const record: MachineRecord = {
+        name: request.name,
+        labels: { ...request.labels },
+        createdAt: new Date().toISOString(),
+        cluster: this.options.cluster,
+        nspawnName: `h${createHash('sha256').update(request.name).digest('hex').slice(0, 11)}`,
+        host,
+      };
+      // Recorded before anything is made, so a crash half-way leaves a machine list() and delete() know.
+      await fs.mkdir(this.machineDir(request.name), { recursive: true });
+      await fs.writeFile(join(this.machineDir(request.name), 'machine.json'), JSON.stringify(record, null, 2));
+      return record;
+    });
+    this.allocating = run.catch(() => undefined);
+    return run;
   }
 
   async delete(name: string): Promise<void> {

@@ -50,7 +50,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   private rejected?: FleetStatus['rejected'];
   /** The spec last handed to each node, to hand a new one only when it changed. */
   private readonly assigned = new Map<string, string>();
-  /** When the agent was last installed on a machine, to retry an install that never enrolled. */
+  /** When the agent was last installed on a machine (or the machine first seen), to retry an install that never enrolled. */
   private readonly installed = new Map<string, number>();
   private readonly clock: Clock;
   private last?: FleetStatus;
@@ -192,10 +192,12 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
         log.info({ machine: machine.name, generation, commit }, 'assigned');
         this.emit('assigned', name, machine.name, generation);
       }
-      const installedAt = this.installed.get(key);
-      const neverEnrolled = !sessions.get(machine.name)?.connectedSince && !sessions.get(machine.name)?.lastHeartbeat;
+      // Counted from the install, or from when this process first saw the machine: an agent
+      // of a restarted coordinator needs a moment (its backoff) to find it again.
+      if (!this.installed.has(key)) this.installed.set(key, this.clock.now());
+      const neverEnrolled = !sessions.get(machine.name)?.lastHeartbeat;
       const retryAfter = this.options.reinstallAfterMs ?? 120_000;
-      if (machine.state === 'running' && neverEnrolled && (installedAt === undefined || this.clock.now() - installedAt > retryAfter)) {
+      if (machine.state === 'running' && neverEnrolled && this.clock.now() - this.installed.get(key)! > retryAfter) {
         // A machine we did not see enroll (a crash between create and install, or an install
         // that failed): install again with a fresh token; install-agent.sh is idempotent.
         await this.installAgent(provider, name, machine.name, log);

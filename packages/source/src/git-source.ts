@@ -59,6 +59,19 @@ export class GitSource {
     return this.last;
   }
 
+  /**
+   * A file of the repository at a commit read before (an SSH key a static cluster names).
+   * Only through here does anything else read the repository.
+   */
+  async readFile(path: string, commit: string): Promise<string> {
+    const git = await this.clone();
+    try {
+      return await git.raw(['cat-file', 'blob', `${commit}:${path}`]);
+    } catch {
+      throw new GitSourceError(`${path} does not exist in ${this.display} at commit ${commit.slice(0, 12)}`);
+    }
+  }
+
   private async clone(): Promise<SimpleGit> {
     if (existsSync(join(this.dir, '.git'))) return simpleGit(this.dir);
     if (!isRemoteUrl(this.url) && !existsSync(this.url)) throw new GitSourceError(`repository ${this.display} does not exist`);

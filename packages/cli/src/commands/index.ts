@@ -5,12 +5,16 @@ import { schemaCommand } from './schema.js';
 import { coordinatorCommand } from './coordinator.js';
 import { tokenCommand } from './token.js';
 import { statusCommand } from './status.js';
+import { upCommand } from './up.js';
+import { downCommand } from './down.js';
 
 /** Every `herd` command, in the order `herd help` lists them. One file per command. */
 export const commands: Command[] = [
   initCommand,
   validateCommand,
   schemaCommand,
+  upCommand,
+  downCommand,
   coordinatorCommand,
   tokenCommand,
   statusCommand,

@@ -1,0 +1,82 @@
+import { parseDuration, UsageError, createLogger, formatDuration } from '@herd/sys';
+import type { FleetStatus } from '@herd/reconciler';
+import { defineCommand, outputFormat, outputOption } from '../command.js';
+import { defaultStateDir, startFleet } from '../fleet.js';
+import { hostPortFlag } from './coordinator-flags.js';
+import { Progress } from '../progress.js';
+
+export const upCommand = defineCommand({
+  name: 'up',
+  summary: 'Run the coordinator in the foreground: make every cluster of REPO match it, show progress, keep reconciling',
+  usage: 'herd up [REPO] [--ref REF] [--cluster NAME] [--timeout DURATION] [--exit-when-converged] [--state DIR] [--listen HOST:PORT] [--interval 5s] [--output text|json]',
+  options: {
+    ref: { type: 'string' },
+    cluster: { type: 'string' },
+    timeout: { type: 'string' },
+    'exit-when-converged': { type: 'boolean', default: false },
+    state: { type: 'string' },
+    listen: { type: 'string', default: '0.0.0.0:0' },
+    interval: { type: 'string', default: '5s' },
+    ...outputOption,
+  },
+  async run({ values, positionals, stdout, stderr }) {
+    const format = outputFormat(values.output);
+    if (positionals.length > 1) throw new UsageError(`expected at most one REPO\nusage: ${this.usage}`);
+    const repo = positionals[0] ?? '.';
+    const intervalMs = parseDuration(String(values.interval));
+    if (!intervalMs) throw new UsageError('--interval must be a duration such as 5s');
+    const timeoutMs = values.timeout === undefined ? undefined : parseDuration(String(values.timeout));
+    if (values.timeout !== undefined && !timeoutMs) throw new UsageError('--timeout must be a duration such as 10m');
+    const listen = hostPortFlag('listen', values.listen, this.usage, true);
+    const stateDir = (values.state as string | undefined) ?? defaultStateDir(repo);
+    const exitWhenConverged = Boolean(values['exit-when-converged']);
+
+    const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? (format === 'json' ? 'warn' : 'warn') });
+    const progress = new Progress(stderr, format === 'text');
+    progress.line(`state ${stateDir}`);
+    const started = Date.now();
+    const fleet = await startFleet({
+      repo, stateDir, listenHost: listen.host, ...(listen.port ? { port: listen.port } : {}), logger,
+      ...(values.ref ? { ref: String(values.ref) } : {}), ...(values.cluster ? { cluster: String(values.cluster) } : {}),
+    });
+    progress.line(`coordinator listening on port ${fleet.coordinator.port}`);
+    progress.follow(fleet.reconciler, started);
+
+    const stop = new AbortController();
+    let outcome: 'converged' | 'timeout' | 'signal' | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) process.exit(1); // a second signal: do not wait
+      progress.line(`${signal}: stopping (the machines keep running; \`herd down\` removes them)`);
+      outcome ??= 'signal';
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const timer = timeoutMs ? setTimeout(() => { outcome ??= 'timeout'; stop.abort(); }, timeoutMs) : undefined;
+    let last: FleetStatus | undefined;
+    fleet.reconciler.on('round', (status) => {
+      last = status;
+      if (status.converged && exitWhenConverged) { outcome ??= 'converged'; stop.abort(); }
+    });
+    try {
+      await fleet.run(stop.signal, intervalMs);
+    } finally {
+      clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await fleet.close();
+    }
+    progress.done();
+    if (format === 'json') stdout.write(JSON.stringify({ outcome, elapsedMs: Date.now() - started, phases: progress.phases(), status: last ?? null }, null, 2) + '\n');
+    if (outcome === 'converged') {
+      if (format === 'text') stdout.write(`converged in ${formatDuration(Date.now() - started)} (${progress.summary()})\n`);
+      return 0;
+    }
+    if (outcome === 'timeout') {
+      const why = last?.clusters.filter((c) => !c.converged).map((c) => `${c.name}: ${c.reason}`).join('\n  ') ?? 'no round finished';
+      stderr.write(`herd: not converged after ${formatDuration(timeoutMs!)}:\n  ${why}${last?.rejected ? `\n  the newest commit does not validate (${last.rejected.errors.length} errors; herd validate)` : ''}\n`);
+      return 1;
+    }
+    return outcome === 'signal' ? 130 : 0;
+  },
+});

@@ -1,0 +1,239 @@
+/**
+ * The coordinator process as `herd up` and `herd coordinator` run it: the Git source, one
+ * provider per cluster, the agent artifact, the gRPC coordinator and the reconcile loop,
+ * wired together over one state directory.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Cluster } from '@herd/api';
+import { directoryStore, startCoordinator, type Coordinator } from '@herd/coordinator';
+import { createProvider, type Provider } from '@herd/provider';
+import '@herd/provider-local';
+import { Reconciler, type FleetStatus } from '@herd/reconciler';
+import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
+import { herdCacheDir, nodeFileSystem, UserError, type Logger } from '@herd/sys';
+
+/** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
+export const HERD_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * The state directory `herd up`, `herd status` and `herd down` share for a repository:
+ * $HERD_STATE_DIR, else /var/lib/herd (root) or $XDG_STATE_HOME/herd, then one folder per
+ * repository (its name and a hash of its absolute path or URL).
+ */
+export function defaultStateDir(repo: string): string {
+  const id = isRemoteUrl(repo) ? repo : resolve(repo);
+  const base = process.env.HERD_STATE_DIR
+    || (process.getuid?.() === 0 ? '/var/lib/herd' : join(process.env.XDG_STATE_HOME || join(process.env.HOME ?? '/tmp', '.local/state'), 'herd'));
+  const name = basename(id.replace(/\.git$/, '').replace(/\/+$/, '')).replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
+  return join(base, `${name}-${createHash('sha256').update(id).digest('hex').slice(0, 8)}`);
+}
+
+/** How a repository argument is read: a URL (or a path with --ref) through Git at a pinned commit, a directory as it is. */
+export interface RepositoryReader {
+  read(): Promise<Snapshot>;
+  readFile(path: string, commit: string | undefined): Promise<string>;
+}
+
+export function repositoryReader(repo: string, ref: string | undefined, logger: Logger): RepositoryReader {
+  if (isRemoteUrl(repo) || ref !== undefined) {
+    const source = new GitSource({ url: repo, logger });
+    return {
+      read: () => source.read(ref),
+      readFile: (path, commit) => {
+        if (!commit) throw new UserError(`cannot read ${path}: no commit in force`);
+        return source.readFile(path, commit);
+      },
+    };
+  }
+  if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`${repo}: no such directory`);
+  return {
+    read: () => readWorkingTree(repo),
+    readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
+  };
+}
+
+/** One provider per cluster, made on first use and made again when the cluster's provider settings change. */
+export class ProviderPool {
+  private readonly providers = new Map<string, { key: string; provider: Provider }>();
+  constructor(private readonly stateDir: string, private readonly reader: RepositoryReader, private readonly logger: Logger, private commit: () => string | undefined) {}
+
+  async get(cluster: Cluster): Promise<Provider> {
+    const name = cluster.metadata.name;
+    const key = JSON.stringify(cluster.spec.provider);
+    const held = this.providers.get(name);
+    if (held?.key === key) return held.provider;
+    await held?.provider.close();
+    const provider = await createProvider(cluster.spec.provider, {
+      cluster: name,
+      stateDir: join(this.stateDir, 'providers', cluster.spec.provider.kind),
+      readRepositoryFile: (path) => this.reader.readFile(path, this.commit()),
+      logger: this.logger.child({ cluster: name, provider: cluster.spec.provider.kind }),
+    });
+    this.providers.set(name, { key, provider });
+    return provider;
+  }
+
+  async close(): Promise<void> {
+    for (const { provider } of this.providers.values()) await provider.close();
+    this.providers.clear();
+  }
+}
+
+/**
+ * The agent artifact new machines get, built from this checkout into the cache when it is
+ * missing or older than the agent's build (scripts/build-agent.mjs).
+ */
+export function ensureAgentArtifact(logger: Logger): string {
+  const out = join(herdCacheDir(), 'agent-artifact');
+  const entry = join(HERD_ROOT, 'packages/agent/dist/main.js');
+  const built = (path: string) => (existsSync(path) ? statSync(path).mtimeMs : 0);
+  if (built(join(out, 'VERSION')) >= built(entry) && built(entry) > 0) return out;
+  logger.info({ out }, 'building the agent artifact');
+  const result = spawnSync(process.execPath, [join(HERD_ROOT, 'scripts/build-agent.mjs'), out], { cwd: HERD_ROOT, encoding: 'utf8' });
+  if (result.status !== 0) throw new UserError(`cannot build the agent artifact: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`);
+  return out;
+}
+
+/** What `herd status` and `herd down` find of a running coordinator in the state directory. */
+export interface CoordinatorRecord {
+  pid: number;
+  address: string;
+  port: number;
+  repo: string;
+}
+
+export const STATE_FILES = { coordinator: 'coordinator.json', status: 'status.json' } as const;
+
+export async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** The coordinator recorded in `stateDir`, when its process is alive. */
+export async function runningCoordinator(stateDir: string): Promise<CoordinatorRecord | undefined> {
+  const record = await readJson<CoordinatorRecord>(join(stateDir, STATE_FILES.coordinator));
+  return record && processAlive(record.pid) ? record : undefined;
+}
+
+export interface FleetOptions {
+  repo: string;
+  ref?: string;
+  stateDir: string;
+  cluster?: string;
+  /** Address to listen on; the port is kept in the state directory so agents find it again after a restart. */
+  listenHost: string;
+  port?: number;
+  advertise?: readonly string[];
+  heartbeatTimeoutMs?: number;
+  logger: Logger;
+}
+
+export interface Fleet {
+  coordinator: Coordinator;
+  reconciler: Reconciler;
+  /** Runs rounds until `signal` aborts: after every round wait `intervalMs`, or less when an agent reports. */
+  run(signal: AbortSignal, intervalMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startFleet(options: FleetOptions): Promise<Fleet> {
+  const { stateDir, logger } = options;
+  await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const other = await runningCoordinator(stateDir);
+  if (other && other.pid !== process.pid) {
+    throw new UserError(`a coordinator (pid ${other.pid}, ${other.address}) already runs for this state directory (${stateDir}); stop it first`);
+  }
+  const reader = repositoryReader(options.repo, options.ref, logger);
+  let inForce: string | undefined;
+  const providers = new ProviderPool(stateDir, reader, logger, () => inForce);
+  const artifact = ensureAgentArtifact(logger);
+
+  // Machines must reach the coordinator: its certificate names every provider's address for it.
+  const first = await reader.read();
+  const hosts = new Set(options.advertise ?? []);
+  for (const { cluster } of first.clusters.filter((c) => !options.cluster || c.cluster.metadata.name === options.cluster)) {
+    hosts.add(await (await providers.get(cluster)).coordinatorHost());
+  }
+  const previous = await readJson<CoordinatorRecord>(join(stateDir, STATE_FILES.coordinator));
+  const coordinator = await startCoordinator({
+    store: directoryStore(stateDir, nodeFileSystem()),
+    host: options.listenHost,
+    port: options.port ?? previous?.port ?? 0,
+    advertise: [...hosts],
+    logger: logger.child({ component: 'coordinator' }),
+    ...(options.heartbeatTimeoutMs ? { heartbeatTimeoutMs: options.heartbeatTimeoutMs } : {}),
+  });
+  const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
+  await fs.writeFile(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
+
+  const reconciler = new Reconciler({
+    read: async () => {
+      const snapshot = await reader.read();
+      if (!snapshot.errors.length) inForce = snapshot.commit;
+      return snapshot;
+    },
+    coordinator,
+    provider: (cluster) => providers.get(cluster),
+    agentArtifact: artifact,
+    ...(options.cluster ? { cluster: options.cluster } : {}),
+    logger: logger.child({ component: 'reconciler' }),
+  });
+  reconciler.on('round', (status: FleetStatus) => {
+    // The last status, for `herd status` when no coordinator runs.
+    void fs.writeFile(join(stateDir, STATE_FILES.status), JSON.stringify(status, null, 2)).catch((e) => logger.warn({ err: e }, 'cannot record status'));
+  });
+
+  return {
+    coordinator,
+    reconciler,
+    async run(signal, intervalMs) {
+      let wake: (() => void) | undefined;
+      const poke = () => wake?.();
+      for (const event of ['status', 'hello', 'disconnect'] as const) coordinator.nodes.on(event, poke);
+      try {
+        while (!signal.aborted) {
+          try {
+            await reconciler.round();
+          } catch (e) {
+            logger.error({ err: e }, 'reconcile round failed; trying again');
+          }
+          await new Promise<void>((resolve) => {
+            const done = () => { signal.removeEventListener('abort', onAbort); resolve(); };
+            const timer = setTimeout(done, intervalMs);
+            const onAbort = () => { clearTimeout(timer); done(); };
+            // An agent's news shortens the wait, but never below half a second between rounds.
+            wake = () => { clearTimeout(timer); setTimeout(done, 500); wake = undefined; };
+            signal.addEventListener('abort', onAbort, { once: true });
+          });
+        }
+      } finally {
+        for (const event of ['status', 'hello', 'disconnect'] as const) coordinator.nodes.off(event, poke);
+      }
+    },
+    // The record stays: its port is where the agents will look for the next coordinator.
+    async close() {
+      await coordinator.close();
+      await providers.close();
+    },
+  };
+}
+
+export function readStatusFile(stateDir: string): FleetStatus | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, STATE_FILES.status), 'utf8')) as FleetStatus;
+  } catch {
+    return undefined;
+  }
+}
