@@ -1,6 +1,12 @@
-import { connectAdmin } from '@herd/coordinator';
+import { connectAdmin, directoryStore } from '@herd/coordinator';
 import { formatHostPort, type NodeSession__Output } from '@herd/proto';
-import { defineCommand, outputFormat } from '../command.js';
+import type { Cluster } from '@herd/api';
+import { formatSpecError } from '@herd/api';
+import { LABEL } from '@herd/planner';
+import type { FleetStatus } from '@herd/reconciler';
+import { createLogger, nodeFileSystem, UsageError } from '@herd/sys';
+import { defineCommand, outputFormat, type CommandContext } from '../command.js';
+import { defaultStateDir, ProviderPool, readStatusFile, repositoryReader, runningCoordinator } from '../fleet.js';
 import { adminOptions, hostPortFlag, stateFlag } from './coordinator-flags.js';
 
 function since(iso: string, now: number): string {
@@ -14,33 +20,124 @@ function state(n: NodeSession__Output): string {
   return n.connected ? 'connected' : 'disconnected';
 }
 
+function columns(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
 function table(nodes: NodeSession__Output[], now: number): string {
-  const rows = [
+  return columns([
     ['CLUSTER', 'NODE', 'STATE', 'GENERATION', 'LAST SEEN', 'AGENT', 'COMMIT', 'ERROR'],
     ...nodes.map((n) => [
       n.cluster, n.nodeName, state(n), `${n.observedGeneration}/${n.desiredGeneration}`, since(n.lastHeartbeat, now),
       n.agentVersion || '-', n.status?.commit?.slice(0, 12) || '-', n.status?.lastError?.split('\n')[0] || '',
     ]),
+  ]);
+}
+
+/**
+ * The fleet as `herd up` left it or runs it: the last recorded status (written every round),
+ * with the agents' live sessions when a coordinator runs, else with the machines the
+ * providers list now.
+ */
+async function fleetStatus(repo: string, stateDir: string, cluster: string | undefined, format: string, { stdout }: CommandContext): Promise<number> {
+  const recorded = readStatusFile(stateDir);
+  const running = await runningCoordinator(stateDir);
+  const clusters = (recorded?.clusters ?? []).filter((c) => !cluster || c.name === cluster);
+  let live: Map<string, NodeSession__Output> | undefined;
+  let present: Set<string> | undefined;
+  if (running) {
+    const admin = await connectAdmin({ address: running.address, store: directoryStore(stateDir, nodeFileSystem()) });
+    try {
+      live = new Map((await admin.status(cluster ?? '')).nodes.map((n) => [`${n.cluster}/${n.nodeName}`, n]));
+    } finally {
+      admin.close();
+    }
+  } else if (recorded) {
+    // No coordinator: what exists is what the providers list now.
+    const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
+    const pool = new ProviderPool(stateDir, repositoryReader(repo, undefined, logger), logger, () => recorded.commit);
+    present = new Set();
+    try {
+      for (const c of clusters) {
+        const provider = await pool.get({ metadata: { name: c.name }, spec: { provider: { kind: c.provider } } } as Cluster);
+        for (const m of await provider.list({ [LABEL.cluster]: c.name })) present.add(`${c.name}/${m.name}`);
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+
+  if (format === 'json') {
+    stdout.write(JSON.stringify({
+      coordinator: running ?? null,
+      status: recorded ? { ...recorded, clusters } : null,
+      sessions: live ? [...live.values()] : null,
+      machinesListedNow: present ? [...present] : null,
+    }, null, 2) + '\n');
+    return 0;
+  }
+  if (!recorded) {
+    stdout.write(`no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`);
+    return running ? 0 : 1;
+  }
+  stdout.write(header(recorded, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
+  const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'CONVERGED', 'ERROR']];
+  for (const c of clusters) {
+    for (const m of c.machines) {
+      const session = live?.get(`${c.name}/${m.name}`);
+      const agent = session
+        ? { state: state(session), generation: `${session.observedGeneration}/${session.desiredGeneration}`, error: session.status?.lastError ?? '' }
+        : m.agent
+          ? { state: live ? 'disconnected' : m.agent.connected ? 'was connected' : 'was disconnected', generation: `${m.agent.observedGeneration}/${m.agent.desiredGeneration}`, error: m.agent.lastError }
+          : { state: 'not enrolled', generation: '-', error: '' };
+      const machineState = present && !present.has(`${c.name}/${m.name}`) ? 'gone' : m.state;
+      rows.push([c.name, m.pool, m.name, m.addresses[0] ?? '-', machineState, agent.state, agent.generation, m.converged ? 'yes' : 'no', agent.error.split('\n')[0] ?? '']);
+    }
+    if (c.machines.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', c.reason]);
+  }
+  stdout.write(columns(rows));
+  for (const c of clusters.filter((c) => !c.converged)) stdout.write(`${c.name}: ${c.reason}\n`);
+  return 0;
+}
+
+function header(status: FleetStatus, coordinator: string): string {
+  const lines = [
+    `source:      ${status.source}`,
+    `in force:    ${status.commit ? `commit ${status.commit}` : 'working tree'}`,
+    `coordinator: ${coordinator}`,
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  if (status.rejected) {
+    lines.push(`refused:     ${status.rejected.commit ? `commit ${status.rejected.commit}` : 'the working tree'} does not validate; the state above stays in force:`);
+    for (const e of status.rejected.errors) lines.push(`  ${formatSpecError(e)}`);
+  }
+  for (const o of status.orphans) lines.push(`orphan:      machine ${o.machine} of cluster ${o.cluster}, which Git no longer declares (herd down --cluster ${o.cluster})`);
+  return lines.join('\n') + '\n\n';
 }
 
 export const statusCommand = defineCommand({
   name: 'status',
-  summary: 'Show every node the coordinator knows: connected, generation observed/desired, last error',
-  usage: 'herd status --coordinator HOST:PORT --state DIR [--cluster NAME] [--output table|json]',
+  summary: 'Show clusters, machines and agents: connected, generation observed/desired, converged, errors, the commit in force',
+  usage: 'herd status [REPO] [--state DIR] [--cluster NAME] [--output table|json]\n       herd status --coordinator HOST:PORT --state DIR [--cluster NAME] [--output table|json]',
   options: {
     cluster: { type: 'string' },
     ...adminOptions,
     output: { type: 'string', short: 'o', default: 'table' },
   },
-  async run({ values, stdout }) {
+  async run(ctx) {
+    const { values, positionals, stdout } = ctx;
     const format = outputFormat(values.output, ['table', 'json']);
+    const cluster = values.cluster as string | undefined;
+    if (values.coordinator === undefined) {
+      if (positionals.length > 1) throw new UsageError(`expected at most one REPO\nusage: ${this.usage}`);
+      const repo = positionals[0] ?? '.';
+      return fleetStatus(repo, (values.state as string | undefined) ?? defaultStateDir(repo), cluster, format, ctx);
+    }
+    // A coordinator named explicitly: its sessions, through the admin API.
     const address = formatHostPort(hostPortFlag('coordinator', values.coordinator, this.usage));
     const admin = await connectAdmin({ address, store: stateFlag(values.state, this.usage) });
     try {
-      const response = await admin.status((values.cluster as string | undefined) ?? '');
+      const response = await admin.status(cluster ?? '');
       if (format === 'json') stdout.write(JSON.stringify(response.nodes, null, 2) + '\n');
       else stdout.write(response.nodes.length ? table(response.nodes, Date.now()) : 'no nodes have connected yet\n');
       return 0;
