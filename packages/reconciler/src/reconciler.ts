@@ -238,6 +238,7 @@ function machineStatus(machine: Machine, session: NodeSession | undefined): Mach
     conditions: status?.conditions ?? [],
     lastError: status?.lastError ?? '',
     rebootRequired: Boolean(status?.rebootRequired),
+    driftCorrected: status?.driftCorrected ?? [],
   } : null;
   const converged = Boolean(agent && agent.connected && !agent.unreachable && agent.desiredGeneration > 0
     && agent.observedGeneration >= agent.desiredGeneration && !agent.lastError

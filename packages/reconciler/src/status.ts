@@ -1,5 +1,5 @@
 import type { SpecError } from '@herd/api';
-import type { Condition } from '@herd/proto';
+import type { Condition, Drift } from '@herd/proto';
 
 export interface AgentState {
   connected: boolean;
@@ -12,6 +12,8 @@ export interface AgentState {
   conditions: Condition[];
   lastError: string;
   rebootRequired: boolean;
+  /** What the agent's last round put back because the machine had moved away from its spec. */
+  driftCorrected: Drift[];
 }
 
 export interface MachineStatus {

@@ -1,0 +1,148 @@
+// Issue 5 end to end, as an operator does it: the real herd CLI, a real Git repository, the
+// local provider's nspawn machines with real systemd, apt and dpkg, real agents. One
+// coordinator (`herd up`) runs throughout while commits change the repository.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { AptRepository } from '@herd/aptrepo';
+import { commit, git, tempDir } from '../support.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const HERD = join(ROOT, 'packages/cli/dist/main.js');
+
+const cluster = (o: { workers: number; version: string; somaxconn: number; broken?: boolean }) => `apiVersion: herd.dev/v1
+kind: Cluster
+metadata: { name: e2e }
+spec:
+  provider: { kind: local }
+  kubernetes: { version: 1.34.2 }
+  os:
+    packages: { herd-e2e-tool: "${o.version}" }
+    sysctls: { net.core.somaxconn: ${o.somaxconn} }
+  pools:
+    - { name: workers, replicas: ${o.broken ? 'many' : o.workers} }
+`;
+
+function herd(args: string[]) {
+  const r = spawnSync(process.execPath, [HERD, ...args], { encoding: 'utf8', cwd: ROOT });
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Status {
+  coordinator: unknown;
+  status: { commit?: string; rejected?: { commit?: string; errors: { file: string; line: number; field: string }[] }; converged: boolean;
+    clusters: { machines: { name: string; addresses: string[]; converged: boolean; agent: { commit: string; driftCorrected: { step: string; item: string }[] } | null }[] }[] } | null;
+}
+
+/** Polls `herd status --output json` until `check` holds (a hang guard, not a timing assertion). */
+async function until(repo: string, state: string, what: string, check: (s: NonNullable<Status['status']>) => boolean, timeoutMs = 240_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last: Status | undefined;
+  while (Date.now() < deadline) {
+    const r = herd(['status', repo, '--state', state, '--output', 'json']);
+    if (r.code === 0) {
+      last = JSON.parse(r.stdout) as Status;
+      if (last.status && check(last.status)) return last.status;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.status, null, 1)?.slice(0, 3000)}`);
+}
+
+/** Runs a command inside a local machine, found through the provider's record of it. */
+function inside(state: string, machine: string, ...command: string[]): string {
+  const nspawn = readFileSync(join(state, 'providers/local/machines', machine, 'nspawn.pid'), 'utf8').trim();
+  const leader = readFileSync(`/proc/${nspawn}/task/${nspawn}/children`, 'utf8').trim().split(/\s+/)[0]!;
+  const r = spawnSync('nsenter', ['-t', leader, '-a', ...command], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command.join(' ')} in ${machine}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const machinesOf = (s: NonNullable<Status['status']>) => s.clusters[0]?.machines ?? [];
+
+test('herd up from Git to converged machines; commits change them; drift is reverted; a broken commit is refused; herd down leaves nothing', { timeout: 900_000 }, async (t) => {
+  const root = tempDir(t, 'herd-e2e-');
+  const repo = join(root, 'fleet');
+  const state = join(root, 'state');
+  git(root, 'init', '-q', repo);
+  commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 2, version: '1.0', somaxconn: 1024 }) });
+
+  // The local provider serves its machines this apt repository; the test puts two versions of a package in it.
+  const apt = await AptRepository.create({ dir: join(state, 'providers/local/apt') });
+  for (const version of ['1.0', '2.0']) {
+    await apt.add(await apt.buildPackage({ name: 'herd-e2e-tool', version, files: { '/usr/share/herd-e2e-tool/VERSION': `${version}\n` } }));
+  }
+
+  let up: ChildProcess | undefined;
+  const log: string[] = [];
+  t.after(async () => {
+    if (up && up.exitCode === null) { up.kill('SIGTERM'); await new Promise((r) => up!.once('exit', r)); }
+    herd(['down', repo, '--state', state]);
+  });
+  up = spawn(process.execPath, [HERD, 'up', repo, '--ref', 'main', '--state', state, '--interval', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  up.stdout!.on('data', (d) => log.push(String(d)));
+  up.stderr!.on('data', (d) => log.push(String(d)));
+
+  // 1. Three machines (1 control plane, 2 workers), agents enrolled, converged to the first commit.
+  let head = git(repo, 'rev-parse', 'HEAD');
+  let s = await until(repo, state, 'the first commit to converge', (s) => s.converged && machinesOf(s).length === 3 && machinesOf(s).every((m) => m.agent?.commit === head));
+  assert.equal(s.commit, head);
+  const first = machinesOf(s).map((m) => m.name);
+  for (const name of first) {
+    assert.equal(inside(state, name, 'dpkg-query', '-W', '-f=${Version} ${Status}', 'herd-e2e-tool'), '1.0 hold ok installed');
+    assert.equal(inside(state, name, 'sysctl', '-n', 'net.core.somaxconn'), '1024');
+    assert.equal(inside(state, name, 'hostname'), name);
+  }
+
+  // 2. A commit with another package version and sysctl reaches every machine.
+  head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 2, version: '2.0', somaxconn: 2048 }) });
+  s = await until(repo, state, 'the package and sysctl change', (s) => s.converged && machinesOf(s).every((m) => m.agent?.commit === head));
+  for (const name of first) {
+    assert.equal(inside(state, name, 'cat', '/usr/share/herd-e2e-tool/VERSION'), '2.0');
+    assert.equal(inside(state, name, 'sysctl', '-n', 'net.core.somaxconn'), '2048');
+  }
+
+  // 3. A hand-made change on a machine is put back within a drift interval, and reported.
+  const victim = first[1]!;
+  inside(state, victim, 'sysctl', '-w', 'net.core.somaxconn=128');
+  s = await until(repo, state, 'the drift to be reported', (s) => machinesOf(s).some((m) => m.name === victim && (m.agent?.driftCorrected ?? []).some((d) => d.item.includes('somaxconn'))), 120_000);
+  assert.equal(inside(state, victim, 'sysctl', '-n', 'net.core.somaxconn'), '2048');
+
+  // 4. Scale the pool 2 → 3, then → 1: machines are created, then the newest deleted.
+  head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 3, version: '2.0', somaxconn: 2048 }) });
+  s = await until(repo, state, 'four machines', (s) => s.converged && machinesOf(s).length === 4 && machinesOf(s).every((m) => m.agent?.commit === head));
+  head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 2048 }) });
+  s = await until(repo, state, 'two machines', (s) => s.converged && machinesOf(s).length === 2);
+  const remaining = machinesOf(s).map((m) => m.name);
+  assert.ok(remaining.every((n) => first.includes(n)), 'the newest machines went first');
+  assert.deepEqual(readdirSync(join(state, 'providers/local/machines')).sort(), [...remaining].sort(), 'deleted machines leave no directory');
+
+  // 5. A broken commit is refused and named in status; nothing changes.
+  const good = head;
+  const broken = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 2048, broken: true }) });
+  s = await until(repo, state, 'the broken commit to be refused', (s) => s.rejected?.commit === broken);
+  assert.equal(s.commit, good, 'the last good commit stays in force');
+  assert.deepEqual(s.rejected!.errors.map((e) => `${e.file}:${e.line} ${e.field}`), ['clusters/e2e.yaml:11 spec.pools[0].replicas']);
+  assert.equal(machinesOf(s).length, 2);
+  const table = herd(['status', repo, '--state', state]);
+  assert.match(table.stdout, /refused: +commit [0-9a-f]{40} does not validate/);
+  assert.match(table.stdout, /clusters\/e2e\.yaml:11:\d+: spec\.pools\[0\]\.replicas: /);
+
+  // 6. herd down refuses while the coordinator runs; after it stops, leaves nothing behind.
+  assert.equal(herd(['down', repo, '--state', state]).code, 1);
+  up.kill('SIGTERM');
+  assert.equal(await new Promise((r) => up!.once('exit', r)), 130, log.join('').slice(-2000));
+  const network = JSON.parse(readFileSync(join(state, 'providers/local/networks/e2e.json'), 'utf8')).index as number;
+  const down = herd(['down', repo, '--state', state]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stdout, /^2 machines deleted \(e2e\)/);
+  assert.deepEqual(readdirSync(join(state, 'providers/local/machines')), []);
+  assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(state), 'no mount left');
+  assert.ok(!spawnSync('ip', ['link', 'show', `herd-br${network}`]).stdout.length, 'no bridge left');
+  assert.ok(!existsSync(join(state, 'providers/local/networks/e2e.json')));
+  const nspawns = spawnSync('pgrep', ['-f', `systemd-nspawn.*${state}`], { encoding: 'utf8' }).stdout.trim();
+  assert.equal(nspawns, '', 'no machine process left');
+});
