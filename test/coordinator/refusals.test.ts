@@ -151,3 +151,22 @@ test('a message that does not decode is refused and logged, on Enrollment and on
   const logged = t.logs.find('malformed message refused').map((l) => l.method);
   assert.deepEqual(logged, ['/herd.v1.Enrollment/Enroll', '/herd.v1.AgentSession/Connect']);
 });
+
+test('a stream that sends no hello is closed after the hello timeout', async () => {
+  const quick = await startTestCoordinator({ helloTimeoutMs: 200 });
+  try {
+    const token = await createToken(quick, { cluster: 'c1', nodeName: 'mute' });
+    const mute = await enroll({ coordinator: quick.address, token: token.token, caHash: token.caHash });
+    const error = await new Promise<ServiceError>((resolve) => {
+      const client = new (herdProto().herd.v1.AgentSession)(quick.address, mtls(mute));
+      const call = client.Connect();
+      call.on('data', () => {});
+      call.on('error', (e: ServiceError) => { client.close(); resolve(e); });
+    });
+    assert.equal(error.code, Status.DEADLINE_EXCEEDED);
+    assert.match(error.details, /no hello within 200 ms/);
+    assert.deepEqual(quick.coordinator.nodes.sessions(), []);
+  } finally {
+    await quick.close();
+  }
+});
