@@ -2,7 +2,7 @@ import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { caHash, createCsr, isIssuedBy } from '@herd/pki';
+import { caHash, createCsr, isIssuedBy, toPem } from '@herd/pki';
 import { formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, type HostPort } from '@herd/proto';
 import type { EnrollResponse__Output } from '@herd/proto';
 import { UserError } from '@herd/sys';
@@ -25,8 +25,6 @@ export function coordinatorAddress(address: string): HostPort {
   return parsed;
 }
 
-const pemOf = (der: Buffer) => `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`;
-
 /**
  * Fetches the CA the coordinator presents in its TLS chain, without trusting it, and
  * accepts it only if its public key hashes to `pin` and it signed the server's
@@ -45,7 +43,7 @@ export async function discoverCA(address: string, pin: string, timeoutMs = 10_00
   });
   const certs: string[] = [];
   for (let cert: DetailedPeerCertificate | undefined = chain; cert?.raw && certs.length < 8; cert = cert.issuerCertificate) {
-    const pem = pemOf(cert.raw);
+    const pem = toPem(cert.raw, 'CERTIFICATE');
     if (certs.includes(pem)) break; // a self-signed root points at itself
     certs.push(pem);
   }

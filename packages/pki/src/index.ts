@@ -39,8 +39,9 @@ export function isValidName(name: string): boolean {
   return NAME.test(name);
 }
 
-function toPem(der: ArrayBuffer, label: string): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+/** DER bytes as PEM with the given label (`CERTIFICATE`, `PRIVATE KEY`). */
+export function toPem(der: ArrayBuffer | Buffer, label: string): string {
+  const b64 = Buffer.from(der as ArrayBuffer).toString('base64').replace(/.{64}/g, '$&\n');
   return `-----BEGIN ${label}-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END ${label}-----\n`;
 }
 
