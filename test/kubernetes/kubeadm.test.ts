@@ -3,7 +3,8 @@
  * kubeadm, kubelet, kubectl and control-plane images scripts/build-kubernetes.sh builds from
  * the Go module proxy; real `kubeadm init`, real `kubeadm join` with a fresh token, both nodes
  * Ready and a pod running on the worker, seen through the API server from the host; then
- * `kubeadm upgrade apply` to the next minor version on the control plane.
+ * `kubeadm upgrade apply` to the next minor version on the control plane and `kubeadm
+ * upgrade node` on the worker, each followed by its kubelet.
  *
  * Needs root, the host packages of scripts/host-packages.txt, and the artifacts: the first
  * run builds them (tens of minutes on 2 cores, docs/test-world.md), later runs find them in
@@ -26,7 +27,7 @@ const LONG: ExecOptions = { timeoutMs: 20 * 60_000 };
 
 interface NodeJson { metadata: { name: string }; status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string } } }
 
-test(`kubeadm ${FROM}: init, join with a fresh token, a pod on the worker, upgrade apply to ${TO}`, { timeout: 4 * 3600_000 }, async (t) => {
+test(`kubeadm ${FROM}: init, join with a fresh token, a pod on the worker, upgrade to ${TO}`, { timeout: 4 * 3600_000 }, async (t) => {
   const exec = createExecutor();
   const from = await buildArtifacts(FROM, exec);
   const to = await buildArtifacts(TO, exec);
@@ -136,5 +137,20 @@ test(`kubeadm ${FROM}: init, join with a fresh token, a pod on the worker, upgra
     assert.equal(byName.get(worker.name)?.status.nodeInfo.kubeletVersion, FROM, 'the worker is one minor behind, within the skew policy');
     const pod = JSON.parse((await hostKubectl('get', 'pod', 'herd-probe', '-o', 'json')).stdout);
     assert.equal(pod.status.phase, 'Running', 'the worker\'s pod kept running');
+  });
+
+  await t.test(`kubeadm upgrade node ${TO} on the worker`, async () => {
+    // The worker's pod stays (no drain here: draining is the lifecycle's job, not kubeadm's).
+    await importImages(worker, to);
+    await installKubernetes(worker, to, ['kubeadm']);
+    await fs.writeFile(join(worker.rootfs, 'root/kubeadm-upgrade.yaml'), upgradeConfiguration({ version: TO }));
+    await worker.exec.run('kubeadm', ['upgrade', 'node', '--config', '/root/kubeadm-upgrade.yaml'], LONG);
+    await installKubernetes(worker, to, ['kubelet', 'kubectl']);
+    await worker.exec.run('systemctl', ['daemon-reload']);
+    await worker.exec.run('systemctl', ['restart', 'kubelet']);
+    await hostKubectl('wait', '--for=jsonpath={.status.nodeInfo.kubeletVersion}=' + TO, `node/${worker.name}`, '--timeout=10m');
+    await hostKubectl('wait', '--for=condition=Ready', 'node', '--all', '--timeout=10m');
+    for (const n of await nodes()) assert.equal(n.status.nodeInfo.kubeletVersion, TO, `${n.metadata.name} at ${TO}`);
+    await hostKubectl('wait', '--for=condition=Ready', 'pod/herd-probe', '--timeout=10m');
   });
 });
