@@ -88,3 +88,17 @@ test('an agent of another protocol version cannot enroll, and its token stays go
   assert.equal(await tokensFile(), before);
   assert.equal(t.logs.find('request refused').at(-1)!.reason, 'unsupported-protocol');
 });
+
+test('the coordinator is verified by its TLS name, not by the address an agent dials', async () => {
+  // Listening on every address, its certificate names the interfaces it had at start;
+  // 127.0.0.2 reaches the same loopback but is not among them, like a bridge made later.
+  const wide = await startTestCoordinator({ host: '0.0.0.0' });
+  try {
+    const port = wide.address.split(':')[1];
+    const created = await createToken(wide, { cluster: 'c', nodeName: 'late-1' });
+    const creds = await enroll({ coordinator: `127.0.0.2:${port}`, token: created.token, caHash: created.caHash });
+    assert.equal(creds.node, 'late-1');
+  } finally {
+    await wide.close();
+  }
+});

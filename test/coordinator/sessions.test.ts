@@ -17,8 +17,8 @@ class RecordingSink implements SessionSink {
   get generations() { return this.sent.map((m) => Number(m.assignment?.generation)); }
 }
 
-const hello = (nodeName: string, heldGeneration = 0): Hello__Output =>
-  ({ protocolVersion: PROTOCOL_VERSION, nodeName, agentVersion: 'test', heldGeneration, facts: null });
+const hello = (nodeName: string, heldGeneration = 0, heldEpoch = ''): Hello__Output =>
+  ({ protocolVersion: PROTOCOL_VERSION, nodeName, agentVersion: 'test', heldGeneration, heldEpoch, facts: null });
 const spec = (commit: string) => ({ commit });
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -47,11 +47,24 @@ test('after a coordinator restart generations continue above what the agent hold
   await tick();
   assert.deepEqual(sink.generations, [6]);
   assert.equal(nodes.assign(a, spec('next')), 7);
-  // An agent that already holds the newest generation is not sent it again.
+  // An agent that already holds the newest generation (of this coordinator) is not sent it again.
   const again = new RecordingSink();
-  nodes.open(a, hello('a', 7), again);
+  nodes.open(a, hello('a', 7, nodes.epoch), again);
   await tick();
   assert.deepEqual(again.generations, []);
+});
+
+test('after a coordinator restart its assignment supersedes the one the agent holds, even at the same generation', async () => {
+  const before = registry();
+  const a = { cluster: 'c', node: 'a' };
+  assert.equal(before.assign(a, spec('old')), 1);
+  const after = registry();
+  assert.notEqual(after.epoch, before.epoch);
+  assert.equal(after.assign(a, spec('new')), 1, 'a new coordinator numbers from 1');
+  const sink = new RecordingSink();
+  after.open(a, hello('a', 1, before.epoch), sink);
+  await tick();
+  assert.deepEqual(sink.generations, [2], 'renumbered above what the agent holds, and sent');
 });
 
 test('fan-out: a stalled stream holds one message in flight and only the newest pending; the others get everything', async () => {

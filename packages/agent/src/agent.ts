@@ -1,6 +1,6 @@
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { ConvergeEngine, RoundReport } from '@herd/converge';
-import { formatHostPort, herdProto, PROTOCOL_VERSION } from '@herd/proto';
+import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, PROTOCOL_VERSION } from '@herd/proto';
 import type { AgentMessage, AgentSessionClient, CoordinatorMessage__Output, Facts, NodeStatus } from '@herd/proto';
 import type { Clock, Logger } from '@herd/sys';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -130,6 +130,7 @@ export class Agent {
       formatHostPort(coordinatorAddress(this.options.coordinator ?? creds.coordinator)),
       credentials.createSsl(Buffer.from(creds.caPem), Buffer.from(creds.keyPem), Buffer.from(creds.certPem)),
       {
+        ...COORDINATOR_CHANNEL_OPTIONS,
         'grpc.keepalive_time_ms': 60_000,
         'grpc.keepalive_timeout_ms': 20_000,
         // The channel owns its connection: closing it (each reconnect, and on stop) closes the
@@ -141,14 +142,14 @@ export class Agent {
     const stream = client.Connect();
     const ended = new Promise<string>((resolve) => {
       stream.on('data', (message: CoordinatorMessage__Output) => {
-        if (message.assignment) this.receiveAssignment(message.assignment.generation, message.assignment.spec);
+        if (message.assignment) this.receiveAssignment(message.assignment.generation, message.assignment.spec, message.assignment.epoch);
         else if (message.refusal) logger.error({ reason: message.refusal.reason }, `coordinator refused this agent: ${message.refusal.message}`);
       });
       stream.on('error', (error: Error & { details?: string }) => resolve(error.details ?? error.message));
       stream.on('end', () => resolve('coordinator closed the stream'));
     });
     this.stream = stream;
-    stream.write({ hello: { protocolVersion: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, nodeName: creds.node, facts, heldGeneration: this.held?.generation ?? 0 } });
+    stream.write({ hello: { protocolVersion: PROTOCOL_VERSION, agentVersion: AGENT_VERSION, nodeName: creds.node, facts, heldGeneration: this.held?.generation ?? 0, heldEpoch: this.held?.epoch ?? '' } });
     if (this.lastStatus) stream.write({ status: this.lastStatus });
     const stop = new AbortController();
     const stopHeartbeats = AbortSignal.any([signal, stop.signal]);
@@ -173,16 +174,16 @@ export class Agent {
     return reason;
   }
 
-  private receiveAssignment(generation: number, spec: HeldAssignment['spec'] | null): void {
-    this.saving = this.saving.then(() => this.hold(generation, spec)).catch((error: unknown) => {
+  private receiveAssignment(generation: number, spec: HeldAssignment['spec'] | null, epoch: string): void {
+    this.saving = this.saving.then(() => this.hold(generation, spec, epoch)).catch((error: unknown) => {
       this.options.logger.error({ err: error, generation }, 'cannot persist the assignment');
     });
   }
 
-  private async hold(generation: number, spec: HeldAssignment['spec'] | null): Promise<void> {
+  private async hold(generation: number, spec: HeldAssignment['spec'] | null, epoch: string): Promise<void> {
     if (!spec) return;
     if (!this.held || generation > this.held.generation) {
-      const held = { generation, spec };
+      const held = { generation, spec, epoch };
       // Held means on disk: the agent converges it after a restart even without a coordinator.
       await this.options.state.saveAssignment(held);
       this.held = held;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { caHash, createCsr, isIssuedBy, toPem } from '@herd/pki';
-import { formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, type HostPort } from '@herd/proto';
+import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, type HostPort } from '@herd/proto';
 import type { EnrollResponse__Output } from '@herd/proto';
 import { UserError } from '@herd/sys';
 import type { Credentials } from './state.js';
@@ -70,7 +70,7 @@ export async function enroll(options: EnrollOptions): Promise<Credentials> {
   const caPem = await discoverCA(options.coordinator, options.caHash, timeoutMs);
   const { csrPem, keyPem } = await createCsr(options.node || hostname());
   // From here on the connection is verified against the pinned CA.
-  const client = new (herdProto().herd.v1.Enrollment)(formatHostPort(coordinatorAddress(options.coordinator)), credentials.createSsl(Buffer.from(caPem)));
+  const client = new (herdProto().herd.v1.Enrollment)(formatHostPort(coordinatorAddress(options.coordinator)), credentials.createSsl(Buffer.from(caPem)), COORDINATOR_CHANNEL_OPTIONS);
   try {
     const response = await new Promise<EnrollResponse__Output>((resolve, reject) => {
       client.Enroll(

@@ -16,6 +16,8 @@ export interface Credentials {
 export interface HeldAssignment {
   generation: number;
   spec: NodeSpec__Output;
+  /** The epoch of the coordinator that issued it (empty in files written before epochs). */
+  epoch?: string;
 }
 
 /** File names in the agent's state directory (documented in docs/protocol.md). */

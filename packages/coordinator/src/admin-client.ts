@@ -1,5 +1,5 @@
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
-import { herdProto } from '@herd/proto';
+import { COORDINATOR_CHANNEL_OPTIONS, herdProto } from '@herd/proto';
 import type { CreateTokenRequest, CreateTokenResponse__Output, GetStatusResponse__Output } from '@herd/proto';
 import { UserError } from '@herd/sys';
 import type { CoordinatorStore } from './store.js';
@@ -28,6 +28,7 @@ export async function connectAdmin(options: { address: string; store: Coordinato
   const client = new (herdProto().herd.v1.Admin)(
     options.address,
     credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(admin.keyPem), Buffer.from(admin.certPem)),
+    COORDINATOR_CHANNEL_OPTIONS,
   );
   const call = <T>(invoke: (deadline: Date, done: (error: ServiceError | null, value?: T) => void) => void) =>
     new Promise<T>((resolve, reject) => {

@@ -7,7 +7,7 @@ import {
   CertificateError, caHash, certHosts, checkCsr, createCA, identityFromSubject, isIssuedBy, isValidName,
   issueClientCert, issueServerCert, signClientCsr, type Identity,
 } from '@herd/pki';
-import { formatHostPort, herdProto } from '@herd/proto';
+import { COORDINATOR_TLS_NAME, formatHostPort, herdProto } from '@herd/proto';
 import type {
   AdminHandlers, AgentMessage__Output, CoordinatorMessage, CreateTokenRequest__Output, CreateTokenResponse,
   EnrollRequest__Output, EnrollResponse, GetStatusRequest__Output, GetStatusResponse,
@@ -56,7 +56,7 @@ export function serverHosts(host: string, advertise: readonly string[] = []): st
   const local = wildcard
     ? Object.values(networkInterfaces()).flat().map((i) => i?.address).filter((a): a is string => Boolean(a) && !a!.includes('%'))
     : [host];
-  return [...new Set([...advertise, ...local, ...(wildcard ? [hostname()] : []), '127.0.0.1', 'localhost'])];
+  return [...new Set([COORDINATOR_TLS_NAME, ...advertise, ...local, ...(wildcard ? [hostname()] : []), '127.0.0.1', 'localhost'])];
 }
 
 /** Loads the CA and certificates, creating what is missing; reissues the server certificate when its names no longer fit. */

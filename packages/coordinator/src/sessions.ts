@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Clock, Logger } from '@herd/sys';
 import { PROTOCOL_VERSION } from '@herd/proto';
@@ -104,6 +105,8 @@ export interface SessionEvents {
  */
 export class SessionRegistry extends EventEmitter<SessionEvents> {
   private readonly nodes = new Map<string, NodeRecord>();
+  /** This coordinator process's epoch, carried by every assignment it issues. */
+  readonly epoch = randomUUID();
 
   constructor(private readonly options: SessionRegistryOptions) {
     super();
@@ -136,11 +139,13 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
     Object.assign(record, {
       session, connectedSince: now, lastSeen: now, agentVersion: hello.agentVersion, facts: hello.facts ?? undefined,
     });
-    // After a coordinator restart the agent may hold a newer generation than we issued:
-    // continue above it, so generations never go backwards for an agent.
-    if (hello.heldGeneration > record.generation) {
-      record.generation = hello.heldGeneration;
-      record.ackedGeneration = Math.max(record.ackedGeneration, hello.heldGeneration);
+    // Generations never go backwards for an agent: continue above what it holds. What it holds
+    // from an earlier coordinator (another epoch) may carry the same number as our assignment
+    // for another spec, so ours is renumbered above it and sent, never taken as already held.
+    const earlier = hello.heldEpoch !== this.epoch;
+    if (hello.heldGeneration > record.generation || (earlier && record.desired && hello.heldGeneration >= record.desired.generation)) {
+      record.generation = Math.max(record.generation, hello.heldGeneration);
+      if (earlier) record.ackedGeneration = Math.max(record.ackedGeneration, hello.heldGeneration);
       if (record.desired) record.desired = { ...record.desired, generation: ++record.generation };
     }
     if (record.desired && record.desired.generation > hello.heldGeneration) session.offer(record.desired);
@@ -190,7 +195,7 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
    */
   assign(ref: NodeRef, spec: NodeSpec): number {
     const record = this.record(ref);
-    const assignment = { generation: ++record.generation, spec };
+    const assignment = { generation: ++record.generation, spec, epoch: this.epoch };
     record.desired = assignment;
     record.session?.offer(assignment);
     return assignment.generation;

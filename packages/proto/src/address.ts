@@ -16,3 +16,16 @@ export function parseHostPort(address: string): HostPort | undefined {
 export function formatHostPort({ host, port }: HostPort): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
+
+/**
+ * The name every coordinator's server certificate carries and every herd client verifies,
+ * whatever address it dials: machines reach the coordinator on addresses that come and go
+ * (a new cluster's bridge, NAT), and the CA pin, not the address, is what identifies it.
+ */
+export const COORDINATOR_TLS_NAME = 'herd-coordinator';
+
+/** gRPC channel options that make a client verify the coordinator by COORDINATOR_TLS_NAME. */
+export const COORDINATOR_CHANNEL_OPTIONS = {
+  'grpc.ssl_target_name_override': COORDINATOR_TLS_NAME,
+  'grpc.default_authority': COORDINATOR_TLS_NAME,
+} as const;

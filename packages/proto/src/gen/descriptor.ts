@@ -521,6 +521,10 @@ export const descriptor = {
                 "nodeName": {
                   "type": "string",
                   "id": 5
+                },
+                "heldEpoch": {
+                  "type": "string",
+                  "id": 6
                 }
               }
             },
@@ -578,6 +582,10 @@ export const descriptor = {
                 "spec": {
                   "type": "NodeSpec",
                   "id": 2
+                },
+                "epoch": {
+                  "type": "string",
+                  "id": 3
                 }
               }
             },

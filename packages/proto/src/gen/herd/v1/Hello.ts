@@ -9,6 +9,7 @@ export interface Hello {
   'facts'?: (_herd_v1_Facts | null);
   'heldGeneration'?: (number | string | Long);
   'nodeName'?: (string);
+  'heldEpoch'?: (string);
 }
 
 export interface Hello__Output {
@@ -17,4 +18,5 @@ export interface Hello__Output {
   'facts': (_herd_v1_Facts__Output | null);
   'heldGeneration': (number);
   'nodeName': (string);
+  'heldEpoch': (string);
 }

@@ -6,9 +6,11 @@ import type { Long } from '@grpc/proto-loader';
 export interface NodeAssignment {
   'generation'?: (number | string | Long);
   'spec'?: (_herd_v1_NodeSpec | null);
+  'epoch'?: (string);
 }
 
 export interface NodeAssignment__Output {
   'generation': (number);
   'spec': (_herd_v1_NodeSpec__Output | null);
+  'epoch': (string);
 }
