@@ -20,7 +20,10 @@ if (files.length === 0) {
 }
 const build = spawnSync('npx', ['tsc', '-b'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
-const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {
+// --test-force-exit: a file ends when its tests have, even if a library leaves a socket open
+// (grpc-js can keep a connection past a server's forced shutdown); --test-timeout turns a
+// test that hangs into a failure with its name instead of a CI run that never ends.
+const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-force-exit', '--test-timeout=900000', '--test-reporter=spec', ...files], {
   cwd: root,
   stdio: 'inherit',
 });

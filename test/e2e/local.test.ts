@@ -33,7 +33,7 @@ function herd(args: string[]) {
 
 interface Status {
   coordinator: unknown;
-  status: { commit?: string; rejected?: { commit?: string; errors: { file: string; line: number; field: string }[] }; converged: boolean;
+  status: { time: string; commit?: string; rejected?: { commit?: string; errors: { file: string; line: number; field: string }[] }; converged: boolean;
     clusters: { machines: { name: string; addresses: string[]; converged: boolean; agent: { commit: string; driftCorrected: { step: string; item: string }[] } | null }[] }[] } | null;
 }
 
@@ -82,9 +82,16 @@ test('herd up from Git to converged machines; commits change them; drift is reve
     if (up && up.exitCode === null) { up.kill('SIGTERM'); await new Promise((r) => up!.once('exit', r)); }
     herd(['down', repo, '--state', state]);
   });
-  up = spawn(process.execPath, [HERD, 'up', repo, '--ref', 'main', '--state', state, '--interval', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  up.stdout!.on('data', (d) => log.push(String(d)));
-  up.stderr!.on('data', (d) => log.push(String(d)));
+  const startUp = () => {
+    up = spawn(process.execPath, [HERD, 'up', repo, '--ref', 'main', '--state', state, '--interval', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout!.on('data', (d) => log.push(String(d)));
+    up.stderr!.on('data', (d) => log.push(String(d)));
+  };
+  const stopUp = async () => {
+    up!.kill('SIGTERM');
+    assert.equal(await new Promise((r) => up!.once('exit', r)), 130, log.join('').slice(-2000));
+  };
+  startUp();
 
   // 1. Three machines (1 control plane, 2 workers), agents enrolled, converged to the first commit.
   let head = git(repo, 'rev-parse', 'HEAD');
@@ -120,9 +127,25 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   assert.ok(remaining.every((n) => first.includes(n)), 'the newest machines went first');
   assert.deepEqual(readdirSync(join(state, 'providers/local/machines')).sort(), [...remaining].sort(), 'deleted machines leave no directory');
 
-  // 5. A broken commit is refused and named in status; nothing changes.
+  // 5. The coordinator stops; a commit lands; a new `herd up --exit-when-converged` adopts the
+  //    running machines (creating none) and brings the change, although its generation
+  //    numbers start again where the agents' held ones are.
+  await stopUp();
+  head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 4096 }) });
+  const again = herd(['up', repo, '--ref', 'main', '--state', state, '--exit-when-converged', '--timeout', '4m', '--output', 'json']);
+  assert.equal(again.code, 0, again.stderr.slice(-2000));
+  const result = JSON.parse(again.stdout) as { phases: Record<string, number>; status: NonNullable<Status['status']> };
+  assert.equal(result.phases.machines, undefined, 'no machine was created');
+  assert.deepEqual(machinesOf(result.status).map((m) => m.name).sort(), [...remaining].sort());
+  assert.ok(machinesOf(result.status).every((m) => m.agent?.commit === head));
+  for (const name of remaining) assert.equal(inside(state, name, 'sysctl', '-n', 'net.core.somaxconn'), '4096');
+  startUp();
+
+  // 6. A broken commit is refused and named in status; nothing changes.
   const good = head;
-  const broken = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 2048, broken: true }) });
+  const restarted = new Date().toISOString();
+  await until(repo, state, 'the restarted coordinator to see the fleet converged', (s) => s.time > restarted && s.converged && s.commit === good);
+  const broken = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 4096, broken: true }) });
   s = await until(repo, state, 'the broken commit to be refused', (s) => s.rejected?.commit === broken);
   assert.equal(s.commit, good, 'the last good commit stays in force');
   assert.deepEqual(s.rejected!.errors.map((e) => `${e.file}:${e.line} ${e.field}`), ['clusters/e2e.yaml:11 spec.pools[0].replicas']);
@@ -131,10 +154,9 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   assert.match(table.stdout, /refused: +commit [0-9a-f]{40} does not validate/);
   assert.match(table.stdout, /clusters\/e2e\.yaml:11:\d+: spec\.pools\[0\]\.replicas: /);
 
-  // 6. herd down refuses while the coordinator runs; after it stops, leaves nothing behind.
+  // 7. herd down refuses while the coordinator runs; after it stops, leaves nothing behind.
   assert.equal(herd(['down', repo, '--state', state]).code, 1);
-  up.kill('SIGTERM');
-  assert.equal(await new Promise((r) => up!.once('exit', r)), 130, log.join('').slice(-2000));
+  await stopUp();
   const network = JSON.parse(readFileSync(join(state, 'providers/local/networks/e2e.json'), 'utf8')).index as number;
   const down = herd(['down', repo, '--state', state]);
   assert.equal(down.code, 0, down.stderr);

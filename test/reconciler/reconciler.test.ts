@@ -140,3 +140,19 @@ test('a provider failure is reported on its cluster and does not stop the loop',
   assert.equal(small.machines.size, 2);
   assert.equal(cloud.machines.size, 0);
 });
+
+test('a coordinator that starts on a broken commit keeps the last good one it recorded in force', async (t) => {
+  const { repo, cloud, makeReconciler, converge } = await world(t);
+  const good = (await converge()).commit!;
+  const machines = [...cloud.machines.keys()].sort();
+  commit(repo, { 'clusters/shop.yaml': 'not: [valid' });
+  const source = new GitSource({ url: repo, cacheDir: join(tempDir(t), 'cache') });
+  const fresh = makeReconciler({ read: () => source.read(), lastGood: { commit: good, read: (c) => source.read(c) } });
+  const status = await fresh.round();
+  assert.equal(status.commit, good);
+  assert.ok(status.rejected);
+  assert.deepEqual([...cloud.machines.keys()].sort(), machines, 'nothing created or deleted');
+  const without = await makeReconciler({ read: () => source.read() }).round();
+  assert.equal(without.commit, undefined, 'without the record, nothing is in force (and nothing is done)');
+  assert.deepEqual([...cloud.machines.keys()].sort(), machines);
+});

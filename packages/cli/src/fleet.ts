@@ -35,6 +35,8 @@ export function defaultStateDir(repo: string): string {
 /** How a repository argument is read: a URL (or a path with --ref) through Git at a pinned commit, a directory as it is. */
 export interface RepositoryReader {
   read(): Promise<Snapshot>;
+  /** A given commit (Git sources only). */
+  readCommit?(commit: string): Promise<Snapshot>;
   readFile(path: string, commit: string | undefined): Promise<string>;
 }
 
@@ -43,6 +45,7 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
     const source = new GitSource({ url: repo, logger });
     return {
       read: () => source.read(ref),
+      readCommit: (commit) => source.read(commit),
       readFile: (path, commit) => {
         if (!commit) throw new UserError(`cannot read ${path}: no commit in force`);
         return source.readFile(path, commit);
@@ -178,7 +181,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
   await fs.writeFile(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
 
+  const lastGood = readStatusFile(stateDir)?.commit;
   const reconciler = new Reconciler({
+    ...(lastGood && reader.readCommit ? { lastGood: { commit: lastGood, read: reader.readCommit } } : {}),
     read: async () => {
       const snapshot = await reader.read();
       if (!snapshot.errors.length) inForce = snapshot.commit;

@@ -63,6 +63,12 @@ export class Progress {
     return out;
   }
 
+  /** From the command's start to the first converged round, if there was one. */
+  convergedAfterMs(): number | undefined {
+    const at = this.marks.get('converged');
+    return at === undefined ? undefined : at - this.start;
+  }
+
   summary(): string {
     return Object.entries(this.phases()).map(([k, v]) => `${k} ${formatDuration(v)}`).join(', ');
   }

@@ -11,6 +11,11 @@ import type { ClusterStatus, FleetStatus, MachineStatus } from './status.js';
 export interface ReconcilerOptions {
   /** Reads the desired state (a Git source, or a working tree). */
   read(): Promise<Snapshot>;
+  /**
+   * The commit an earlier coordinator had in force, and how to read it: when this process
+   * starts on a commit that does not validate, that one stays in force, not nothing.
+   */
+  lastGood?: { commit: string; read(commit: string): Promise<Snapshot> };
   coordinator: Pick<Coordinator, 'nodes' | 'tokens' | 'caHash' | 'port'>;
   /** The provider for a cluster (the caller caches them). */
   provider(cluster: Cluster): Promise<Provider>;
@@ -66,6 +71,13 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
 
   async round(): Promise<FleetStatus> {
     const snapshot = await this.options.read();
+    if (snapshot.errors.length && !this.inForce && this.options.lastGood) {
+      const previous = await this.options.lastGood.read(this.options.lastGood.commit).catch((e: unknown) => {
+        this.options.logger.warn({ err: e, commit: this.options.lastGood!.commit }, 'cannot read the last good commit');
+        return undefined;
+      });
+      if (previous && !previous.errors.length) this.inForce = previous;
+    }
     if (snapshot.errors.length) {
       if (this.rejected?.commit !== snapshot.commit || !snapshot.commit) this.emit('rejected', snapshot.commit, snapshot.errors.length);
       this.rejected = { ...(snapshot.commit ? { commit: snapshot.commit } : {}), errors: snapshot.errors };

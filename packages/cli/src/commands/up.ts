@@ -67,9 +67,9 @@ export const upCommand = defineCommand({
       await fleet.close();
     }
     progress.done();
-    if (format === 'json') stdout.write(JSON.stringify({ outcome, elapsedMs: Date.now() - started, phases: progress.phases(), status: last ?? null }, null, 2) + '\n');
+    if (format === 'json') stdout.write(JSON.stringify({ outcome, convergedAfterMs: progress.convergedAfterMs() ?? null, elapsedMs: Date.now() - started, phases: progress.phases(), status: last ?? null }, null, 2) + '\n');
     if (outcome === 'converged') {
-      if (format === 'text') stdout.write(`converged in ${formatDuration(Date.now() - started)} (${progress.summary()})\n`);
+      if (format === 'text') stdout.write(`converged in ${formatDuration(progress.convergedAfterMs()!)} (${progress.summary()})\n`);
       return 0;
     }
     if (outcome === 'timeout') {
