@@ -141,19 +141,13 @@ export const ClusterSpec = Type.Object({
 /** A profile holds the settings clusters share; it cannot name pools or another profile. */
 export const ProfileSpec = Type.Object(specFields, strict);
 
-export const Cluster = Type.Object({
-  apiVersion: Type.Literal(API_VERSION),
-  kind: Type.Literal('Cluster'),
-  metadata: Metadata,
-  spec: ClusterSpec,
-}, strict);
+/** A file's object: the same envelope for every kind, the spec its own. */
+function Document<K extends string, S extends TSchema>(kind: K, spec: S) {
+  return Type.Object({ apiVersion: Type.Literal(API_VERSION), kind: Type.Literal(kind), metadata: Metadata, spec }, strict);
+}
 
-export const Profile = Type.Object({
-  apiVersion: Type.Literal(API_VERSION),
-  kind: Type.Literal('Profile'),
-  metadata: Metadata,
-  spec: ProfileSpec,
-}, strict);
+export const Cluster = Document('Cluster', ClusterSpec);
+export const Profile = Document('Profile', ProfileSpec);
 
 export const KINDS = { Cluster, Profile } as const;
 export type Kind = keyof typeof KINDS;
