@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { processAlive } from '@herd/nspawn';
+import { processAlive } from '@herd/sys';
 import { sweepAbandonedWorlds } from './index.js';
 
 interface Made { bridge: string; dir: string; rootfs: string; leader: number }

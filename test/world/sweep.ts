@@ -2,7 +2,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultRunDir, processAlive } from '@herd/nspawn';
+import { defaultRunDir } from '@herd/nspawn';
+import { processAlive } from '@herd/sys';
 
 /** A world's directory is WORLD_PREFIX + random, in the temporary directory. */
 export const WORLD_PREFIX = 'herd-world-';

@@ -14,7 +14,7 @@ import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
 import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
-import { herdCacheDir, nodeFileSystem, UserError, type Logger } from '@herd/sys';
+import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
 export const HERD_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -118,10 +118,6 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
   }
-}
-
-export function processAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 /** The coordinator recorded in `stateDir`, when its process is alive. */

@@ -1,7 +1,6 @@
 export * from './errors.js';
 export * from './cleanup.js';
 export * from './host.js';
-export { processAlive } from './lock.js';
 export * from './image.js';
 export * from './bridge.js';
 export * from './machine.js';

@@ -1,15 +1,6 @@
 import { openSync, writeSync, closeSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-/** True when a process with this PID exists (EPERM means it exists but is not ours). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive } from '@herd/sys';
 
 const PERSISTENT = 'persistent';
 

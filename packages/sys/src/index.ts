@@ -5,3 +5,4 @@ export * from './clock.js';
 export * from './errors.js';
 export * from './duration.js';
 export * from './paths.js';
+export * from './process.js';

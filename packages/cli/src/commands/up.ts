@@ -31,7 +31,7 @@ export const upCommand = defineCommand({
     const stateDir = (values.state as string | undefined) ?? defaultStateDir(repo);
     const exitWhenConverged = Boolean(values['exit-when-converged']);
 
-    const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? (format === 'json' ? 'warn' : 'warn') });
+    const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
     const progress = new Progress(stderr, format === 'text');
     progress.line(`state ${stateDir}`);
     const started = Date.now();
