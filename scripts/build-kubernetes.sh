@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-for tool in go node dpkg-deb apt-get tar sha256sum; do
+for tool in go node dpkg-deb apt-get tar sha256sum flock; do
   command -v "$tool" >/dev/null || { echo "build-kubernetes: $tool is missing (Go: any release since 1.21; GOTOOLCHAIN fetches the one Kubernetes asks for)" >&2; exit 1; }
 done
 K=$(mkdir -p "$CACHE/kubernetes" && cd "$CACHE/kubernetes" && pwd)
@@ -51,6 +51,13 @@ export GOMODCACHE=$K/go/mod GOCACHE=$K/go/build GOFLAGS=-mod=mod CGO_ENABLED=0 G
 export GOTOOLCHAIN=auto
 export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 mkdir -p "$GOMODCACHE" "$GOCACHE" "$OUT"
+# One build at a time per cache: tests of several engineers (or CI jobs) may ask at once,
+# and the steps share the module cache, the etcd and Debian directories.
+exec 9>"$K/.lock"
+if ! flock -n 9; then
+  echo "[build-kubernetes $VERSION] waiting for another build in $K to finish" >&2
+  flock 9
+fi
 
 STARTED=$(date +%s)
 say() { printf '[build-kubernetes %s %4ss] %s\n' "$VERSION" "$(( $(date +%s) - STARTED ))" "$*" >&2; }
@@ -349,12 +356,20 @@ resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty syst
   awk "/^'/ { print \$2 }" "$status.out"; rm -f "$status" "$status.out"; return $rc
 }
 required() { apt-cache dumpavail 2>/dev/null | awk '/^Package:/ { p = $2 } /^Priority: required/ { print p }' | sort -u; }
-if ! resolve "${NODE_PACKAGES[@]}" >/dev/null 2>&1 || [[ -z $(required) ]]; then
-  say "debian: apt-get update (no package lists yet)"; apt-get update -qq >&2
+# Resolving takes seconds; its answer only changes with apt's package lists.
+lists=$( { echo "${NODE_PACKAGES[*]}"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha)
+if [[ -f $DEB_DIR/.resolved && $(head -1 "$DEB_DIR/.resolved") == "$lists" ]]; then
+  mapfile -t want < <(tail -n +2 "$DEB_DIR/.resolved")
+else
+  if ! resolve "${NODE_PACKAGES[@]}" >/dev/null 2>&1 || [[ -z $(required) ]]; then
+    say "debian: apt-get update (no package lists yet)"; apt-get update -qq >&2
+    lists=$( { echo "${NODE_PACKAGES[*]}"; ls -l --time-style=+%s /var/lib/apt/lists/; } | sha)
+  fi
+  mapfile -t minbase < <(resolve $(required) apt)
+  mapfile -t want < <(resolve "${NODE_PACKAGES[@]}" | grep -vxF -f <(printf '%s\n' "${minbase[@]}"))
+  [[ ${#want[@]} -gt 0 && ${#minbase[@]} -gt 0 ]] || { echo "apt could not resolve ${NODE_PACKAGES[*]}" >&2; exit 1; }
+  { echo "$lists"; printf '%s\n' "${want[@]}"; } > "$DEB_DIR/.resolved"
 fi
-mapfile -t minbase < <(resolve $(required) apt)
-mapfile -t want < <(resolve "${NODE_PACKAGES[@]}" | grep -vxF -f <(printf '%s\n' "${minbase[@]}"))
-[[ ${#want[@]} -gt 0 && ${#minbase[@]} -gt 0 ]] || { echo "apt could not resolve ${NODE_PACKAGES[*]}" >&2; exit 1; }
 key=$(printf '%s\n' "${want[@]}" | sha)
 if step_done debian "$key" "$DEB_DIR"; then
   say "debian packages: cached"
@@ -369,5 +384,5 @@ else
   step_record debian "$key" "$DEB_DIR" "${want[@]}"
 fi
 
-say "done in $(( $(date +%s) - STARTED ))s: $OUT ($(du -sh "$OUT" | cut -f1)), cache $(du -sh "$K" | cut -f1)"
+say "done in $(( $(date +%s) - STARTED ))s: $OUT ($(du -sh "$OUT" | cut -f1))"
 echo "$OUT"
