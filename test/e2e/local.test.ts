@@ -117,6 +117,10 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   inside(state, victim, 'sysctl', '-w', 'net.core.somaxconn=128');
   s = await until(repo, state, 'the drift to be reported', (s) => machinesOf(s).some((m) => m.name === victim && (m.agent?.driftCorrected ?? []).some((d) => d.item.includes('somaxconn'))), 120_000);
   assert.equal(inside(state, victim, 'sysctl', '-n', 'net.core.somaxconn'), '2048');
+  // The agent counts it on its localhost metrics endpoint (read with the agent's own node).
+  const metrics = inside(state, victim, '/opt/herd/agent/node', '-e', "fetch('http://127.0.0.1:9478/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))");
+  assert.match(metrics, /^herd_agent_drift_corrections_total\{step="Sysctl"\} [1-9]/m);
+  assert.match(metrics, /^herd_agent_connected 1$/m);
 
   // 4. Scale the pool 2 → 3, then → 1: machines are created, then the newest deleted.
   head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 3, version: '2.0', somaxconn: 2048 }) });

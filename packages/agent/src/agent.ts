@@ -4,6 +4,7 @@ import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, PROTOCOL_VERSIO
 import type { AgentMessage, AgentSessionClient, CoordinatorMessage__Output, Facts, NodeStatus } from '@herd/proto';
 import type { Clock, Logger } from '@herd/sys';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type { AgentMetrics } from './metrics.js';
 import { coordinatorAddress } from './enroll.js';
 import type { AgentState, Credentials, HeldAssignment } from './state.js';
 
@@ -23,6 +24,8 @@ export interface AgentOptions {
   backoff?: BackoffOptions;
   /** Overrides the coordinator address stored at enrollment. */
   coordinator?: string;
+  /** Counts rounds, steps, drift and the stream for /metrics; none when not given. */
+  metrics?: AgentMetrics;
 }
 
 /**
@@ -102,6 +105,7 @@ export class Agent {
       dryRun,
       actions: report.actions ?? [],
     };
+    this.options.metrics?.recordRound(report, this.observedGeneration, this.options.clock.now());
     logger.info({ generation: held.generation, converged: report.converged, changed: report.changed, durationMs: report.durationMs, dryRun }, 'round done');
     this.send({ status: this.lastStatus });
   }
@@ -158,6 +162,7 @@ export class Agent {
         await clock.sleep(this.heartbeatMs, stopHeartbeats);
         if (stopHeartbeats.aborted) break;
         stream.write({ heartbeat: { observedGeneration: this.observedGeneration } });
+        this.options.metrics?.setConnected(true);
         onHealthy();
       }
     })();
@@ -166,6 +171,7 @@ export class Agent {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     const reason = await ended;
+    this.options.metrics?.setConnected(false);
     signal.removeEventListener('abort', onAbort);
     stop.abort();
     await heartbeats;

@@ -9,9 +9,10 @@ import { Agent, AGENT_VERSION } from './agent.js';
 import { enroll } from './enroll.js';
 import { readFacts } from './facts.js';
 import { AgentState } from './state.js';
+import { AgentMetrics, serveMetrics } from './metrics.js';
 
 const USAGE = `usage: herd-agent --coordinator HOST:PORT --token TOKEN --ca-hash sha256:HEX --state DIR
-                  [--node NAME] [--interval 30s] [--heartbeat 10s] [--dry-run]
+                  [--node NAME] [--interval 30s] [--heartbeat 10s] [--metrics 127.0.0.1:9478|off] [--dry-run]
   The first run enrolls with --token and --ca-hash; later runs only need --state.`;
 
 const OPTIONS = {
@@ -22,6 +23,7 @@ const OPTIONS = {
   node: { type: 'string' },
   interval: { type: 'string', default: '30s' },
   heartbeat: { type: 'string', default: '10s' },
+  metrics: { type: 'string', default: '127.0.0.1:9478' },
   'dry-run': { type: 'boolean', default: false },
   version: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
@@ -65,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
   const heartbeatMs = duration('heartbeat', flags.heartbeat);
   if (flags.coordinator && !parseHostPort(flags.coordinator)?.port) throw new UsageError(`--coordinator must be HOST:PORT, got "${flags.coordinator}"\n${USAGE}`);
   if (flags['ca-hash'] && !CA_HASH_PATTERN.test(flags['ca-hash'])) throw new UsageError(`--ca-hash must be sha256: and 64 hex digits\n${USAGE}`);
+  const metricsAt = flags.metrics === 'off' ? undefined : parseHostPort(flags.metrics);
+  if (flags.metrics !== 'off' && !metricsAt) throw new UsageError(`--metrics must be HOST:PORT or off, got "${flags.metrics}"\n${USAGE}`);
   if (flags.node && !isValidName(flags.node)) throw new UsageError(`--node must be a lower-case DNS label, got "${flags.node}"`);
 
   const logger = createLogger({ name: 'herd-agent' });
@@ -85,11 +89,15 @@ export async function main(argv: string[]): Promise<number> {
 
   const clock = systemClock;
   const engine = createEngine({ executor: createExecutor({ logger }), fs, logger, clock });
+  const metrics = new AgentMetrics();
+  // A dry run beside the running service must not fight it for the metrics port.
+  const served = metricsAt && !flags['dry-run'] ? await serveMetrics(metrics, metricsAt.host, metricsAt.port, logger) : undefined;
   const agent = new Agent({
-    credentials: creds, state, engine, logger, clock, facts: readFacts, intervalMs, heartbeatMs,
+    credentials: creds, state, engine, logger, clock, facts: readFacts, intervalMs, heartbeatMs, metrics,
     dryRun: flags['dry-run'], ...(flags.coordinator ? { coordinator: flags.coordinator } : {}),
   });
   await agent.run(signal);
+  await served?.close();
   logger.info('stopped');
   return 0;
 }
