@@ -186,19 +186,17 @@ export async function prepareNode(machine: Machine, options: NodeOptions): Promi
   const cgroupDirs = hostCgroupDirs(machine.leader, inside, cgroupRoot);
   options.after(async () => { for (const dir of cgroupDirs) await removeCgroupTree(dir); });
 
-  {
-    // Routing for pods (the machine's own network namespace; kubeadm's preflight checks it).
-    await sh(`mkdir -p /etc/sysctl.d; echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-herd-kubernetes.conf; sysctl -q -w net.ipv4.ip_forward=1`);
-    await run('apt-get', [...APT, 'update']);
-    await run('apt-get', [...APT, 'install', ...NODE_PACKAGES]);
+  // Routing for pods (the machine's own network namespace; kubeadm's preflight checks it).
+  await sh(`mkdir -p /etc/sysctl.d; echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-herd-kubernetes.conf; sysctl -q -w net.ipv4.ip_forward=1`);
+  await run('apt-get', [...APT, 'update']);
+  await run('apt-get', [...APT, 'install', ...NODE_PACKAGES]);
 
-    await fs.writeFile(join(machine.rootfs, 'etc/containerd/config.toml'), containerdConfig({ pauseImage: options.pauseImage }));
-    await run('systemctl', ['restart', 'containerd']);
-    await fs.mkdir(join(machine.rootfs, 'etc/cni/net.d'), { recursive: true });
-    await fs.writeFile(join(machine.rootfs, 'etc/cni/net.d/10-herd-bridge.conflist'), cniBridgeConfig({ podCidr: options.podCidr }));
-    await fs.mkdir(join(machine.rootfs, PATCHES_DIR.slice(1)), { recursive: true });
-    await fs.writeFile(join(machine.rootfs, PATCHES_DIR.slice(1), 'kubeletconfiguration+strategic.yaml'), kubeletPatch({ cgroupRoot }));
-  }
+  await fs.writeFile(join(machine.rootfs, 'etc/containerd/config.toml'), containerdConfig({ pauseImage: options.pauseImage }));
+  await run('systemctl', ['restart', 'containerd']);
+  await fs.mkdir(join(machine.rootfs, 'etc/cni/net.d'), { recursive: true });
+  await fs.writeFile(join(machine.rootfs, 'etc/cni/net.d/10-herd-bridge.conflist'), cniBridgeConfig({ podCidr: options.podCidr }));
+  await fs.mkdir(join(machine.rootfs, PATCHES_DIR.slice(1)), { recursive: true });
+  await fs.writeFile(join(machine.rootfs, PATCHES_DIR.slice(1), 'kubeletconfiguration+strategic.yaml'), kubeletPatch({ cgroupRoot }));
 }
 
 /** Installs kubeadm, kubelet and kubectl at the artifacts' version from the world's repository, and holds them. */
