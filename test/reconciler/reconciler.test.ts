@@ -36,7 +36,7 @@ async function world(t: Parameters<typeof tempDir>[0]) {
     read: () => source.read(),
     coordinator: coordinator.coordinator,
     provider: async () => cloud.provider(),
-    agentArtifact: '/not-used-by-the-fake-cloud',
+    agentArtifact: () => '/not-used-by-the-fake-cloud',
     logger: silentLogger(),
     ...overrides,
   });

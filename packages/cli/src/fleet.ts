@@ -12,6 +12,7 @@ import type { Cluster } from '@herd/api';
 import { directoryStore, startCoordinator, type Coordinator } from '@herd/coordinator';
 import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
+import '@herd/provider-static';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
 import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
@@ -157,7 +158,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const reader = repositoryReader(options.repo, options.ref, logger);
   let inForce: string | undefined;
   const providers = new ProviderPool(stateDir, reader, logger, () => inForce);
-  const artifact = ensureAgentArtifact(logger);
+  let artifact: string | undefined;
 
   // Machines must reach the coordinator: its certificate names every provider's address for it.
   const first = await reader.read();
@@ -187,7 +188,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     },
     coordinator,
     provider: (cluster) => providers.get(cluster),
-    agentArtifact: artifact,
+    agentArtifact: () => (artifact ??= ensureAgentArtifact(logger)),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     logger: logger.child({ component: 'reconciler' }),
   });

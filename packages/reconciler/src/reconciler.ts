@@ -19,8 +19,8 @@ export interface ReconcilerOptions {
   coordinator: Pick<Coordinator, 'nodes' | 'tokens' | 'caHash' | 'port'>;
   /** The provider for a cluster (the caller caches them). */
   provider(cluster: Cluster): Promise<Provider>;
-  /** Directory of the agent artifact installed on new machines (scripts/build-agent.mjs). */
-  agentArtifact: string;
+  /** Directory of the agent artifact installed on new machines (scripts/build-agent.mjs); asked for only when one is needed. */
+  agentArtifact: () => string;
   /** Only this cluster (`herd up --cluster`). */
   cluster?: string;
   /** Lifetime of the bootstrap token made for each new machine. Default 15 minutes. */
@@ -172,7 +172,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     const token = await coordinator.tokens.create({ cluster, node: machine, ttlMs: this.options.tokenTtlMs ?? 15 * 60_000 });
     const host = await provider.coordinatorHost();
     this.installed.set(`${cluster}/${machine}`, this.clock.now());
-    await provider.installAgent(machine, { artifactDir: this.options.agentArtifact, coordinator: `${host}:${coordinator.port}`, token: token.token, caHash: coordinator.caHash });
+    await provider.installAgent(machine, { artifactDir: this.options.agentArtifact(), coordinator: `${host}:${coordinator.port}`, token: token.token, caHash: coordinator.caHash });
     log.info({ machine }, 'agent installed');
     this.emit('agent-installed', cluster, machine);
   }

@@ -1,19 +1,25 @@
 import { existsSync, statSync } from 'node:fs';
-import { startCoordinator } from '@herd/coordinator';
 import { isRemoteUrl } from '@herd/source';
 import { createLogger, parseDuration, UsageError } from '@herd/sys';
 import { defineCommand } from '../command.js';
-import { hostPortFlag, stateFlag } from './coordinator-flags.js';
+import { startFleet } from '../fleet.js';
+import { hostPortFlag } from './coordinator-flags.js';
 
+/**
+ * The coordinator as it runs in production (a container, or self-hosted): what `herd up`
+ * does, without the progress display and without ever exiting on its own.
+ */
 export const coordinatorCommand = defineCommand({
   name: 'coordinator',
-  summary: 'Run the coordinator: enroll agents, hold their sessions, serve the admin API',
-  usage: 'herd coordinator --repo URL|PATH --listen HOST:PORT --state DIR [--advertise NAME]... [--heartbeat-timeout 30s]',
+  summary: 'Run the coordinator: reconcile the repository\'s clusters, enroll agents, hold their sessions, serve the admin API',
+  usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s]',
   options: {
     repo: { type: 'string' },
+    ref: { type: 'string' },
     listen: { type: 'string' },
     state: { type: 'string' },
     advertise: { type: 'string', multiple: true },
+    interval: { type: 'string', default: '10s' },
     'heartbeat-timeout': { type: 'string', default: '30s' },
   },
   async run({ values }) {
@@ -23,20 +29,30 @@ export const coordinatorCommand = defineCommand({
       throw new UsageError(`--repo ${repo}: not a URL and no such directory`);
     }
     const listen = hostPortFlag('listen', values.listen, this.usage, true);
-    const store = stateFlag(values.state, this.usage);
+    const stateDir = values.state as string | undefined;
+    if (!stateDir) throw new UsageError(`--state DIR is required\nusage: ${this.usage}`);
     const heartbeatTimeoutMs = parseDuration(String(values['heartbeat-timeout']));
-    if (!heartbeatTimeoutMs) throw new UsageError(`--heartbeat-timeout must be a duration such as 30s`);
+    if (!heartbeatTimeoutMs) throw new UsageError('--heartbeat-timeout must be a duration such as 30s');
+    const intervalMs = parseDuration(String(values.interval));
+    if (!intervalMs) throw new UsageError('--interval must be a duration such as 10s');
     const logger = createLogger({ name: 'coordinator' });
-    const coordinator = await startCoordinator({
-      store, ...listen, advertise: (values.advertise as string[] | undefined) ?? [], logger, heartbeatTimeoutMs,
+    const fleet = await startFleet({
+      repo, stateDir, listenHost: listen.host, port: listen.port, advertise: (values.advertise as string[] | undefined) ?? [],
+      heartbeatTimeoutMs, logger, ...(values.ref ? { ref: String(values.ref) } : {}),
     });
-    logger.info({ repo }, 'repository noted; this version serves sessions and the admin API only, assignments built from the repository come in a later version');
-    await new Promise<void>((resolve) => {
-      const stop = (signal: NodeJS.Signals) => { logger.info({ signal }, 'stopping'); resolve(); };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-    });
-    await coordinator.close();
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) process.exit(1);
+      logger.info({ signal }, 'stopping');
+      stop.abort();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      await fleet.run(stop.signal, intervalMs);
+    } finally {
+      await fleet.close();
+    }
     return 0;
   },
 });
