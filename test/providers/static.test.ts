@@ -7,9 +7,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StaticProviderSpec } from '@herd/api';
-import { HostKeyMismatchError, MachineNotFoundError, QuotaExceededError, TransientProviderError, createProvider } from '@herd/provider';
-import '@herd/provider-static'; // registers kind static
-import type { StaticProvider } from '@herd/provider-static';
+import { HostKeyMismatchError, MachineNotFoundError, ProviderUnavailableError, QuotaExceededError, TransientProviderError, createProvider } from '@herd/provider';
+import { StaticProvider } from '@herd/provider-static'; // registers kind static, too
 import { createExecutor, silentLogger } from '@herd/sys';
 import { TestWorld, eventually, type Machine } from '../world/index.js';
 import { buildAgentArtifact, startBridgeCoordinator } from '../world/agent.js';
@@ -105,6 +104,10 @@ describe('static provider', () => {
     assert.equal((await m.exec.run('systemctl', ['is-enabled', 'herd-agent.service'])).stdout.trim(), 'enabled');
     const leftovers = (await m.exec.run('sh', ['-c', 'ls -d /var/tmp/herd-agent.* 2>/dev/null || true'])).stdout.trim();
     assert.equal(leftovers, '', 'the artifact copy is removed');
+    // Again with the same artifact and settings: install-agent.sh changes nothing, the agent keeps running.
+    const pid = (await m.exec.run('systemctl', ['show', '-P', 'MainPID', 'herd-agent.service'])).stdout.trim();
+    await p.installAgent(name, { artifactDir: artifact, coordinator: coordinator.address, caHash: coordinator.caHash, token });
+    assert.equal((await m.exec.run('systemctl', ['show', '-P', 'MainPID', 'herd-agent.service'])).stdout.trim(), pid);
 
     await p.delete(name);
     assert.notEqual((await m.exec.run('systemctl', ['is-active', 'herd-agent.service'], { allowFailure: true })).stdout.trim(), 'active');
@@ -122,6 +125,13 @@ describe('static provider', () => {
     const p = await provider({ ...spec([]), machines: [ghost] }, join(dir, 'ghost'));
     await assert.rejects(p.list({}), (e: unknown) => e instanceof TransientProviderError && /ghost/.test((e as Error).message));
     await assert.rejects(p.delete('ghost'), TransientProviderError);
+  });
+
+  it('a key the machine does not accept is ProviderUnavailableError, naming the key file', async () => {
+    await createExecutor().run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'stranger')]);
+    const p = new StaticProvider({ spec: spec([world.machines[2]!]), cluster: CLUSTER, privateKey: await readFile(join(dir, 'stranger'), 'utf8'), dir: join(dir, 'stranger-state'), logger: silentLogger() });
+    made.push(p);
+    await assert.rejects(p.list({}), (e: unknown) => e instanceof ProviderUnavailableError && /secrets\/herd-ssh-key/.test((e as Error).message));
   });
 
   it('a wrong hostKey in the spec is refused on first contact; the right one works', async () => {
