@@ -18,7 +18,11 @@
  *     assert.equal(stdout, '1.0');
  *   });
  *
- * In a describe() suite: `const world = await TestWorld.start({ after }, …)` inside `before`.
+ * In a describe() suite, start it in `before` with a hook of the suite's own: `after()` called
+ * inside a hook belongs to that hook, so it would tear the world down as soon as `before` ends.
+ *   const teardown: (() => Promise<void>)[] = [];
+ *   before(async () => { world = await TestWorld.start({ after: (fn) => teardown.push(fn) }, …); });
+ *   after(async () => { for (const fn of teardown.reverse()) await fn(); });
  * The agent on a machine, installed the real way against a coordinator on the bridge: ./agent.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
