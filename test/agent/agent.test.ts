@@ -69,7 +69,7 @@ test('an assignment reaches the agent, is held on disk, acknowledged, converged 
     const generation = t.coordinator.nodes.assign(a.ref, { hostname: 'web-1', commit: 'abc123' });
     await eventually(() => t.coordinator.nodes.ackedGeneration(a.ref) === generation, 'the ack');
     assert.equal((await a.state.assignment())?.spec.commit, 'abc123');
-    const s = await eventually(() => session('web-1')?.status?.observedGeneration === generation && session('web-1'), 'the status');
+    const s = await eventually(() => { const found = session('web-1'); return found?.status?.observedGeneration === generation ? found : undefined; }, 'the status');
     assert.equal(s.status!.commit, 'abc123');
     assert.deepEqual(s.status!.actions, ['Files: write /etc/example']);
     assert.ok(a.engine.commits().includes('abc123'));
@@ -112,7 +112,7 @@ test('--dry-run: the engine is asked to change nothing and observedGeneration do
   try {
     await eventually(() => session('web-3')?.connected, 'the agent to connect');
     t.coordinator.nodes.assign(a.ref, { hostname: 'web-3', commit: 'dry' });
-    const s = await eventually(() => session('web-3')?.status?.dryRun && session('web-3'), 'a dry-run status');
+    const s = await eventually(() => { const found = session('web-3'); return found?.status?.dryRun ? found : undefined; }, 'a dry-run status');
     assert.equal(s.status!.observedGeneration, 0);
     assert.deepEqual(s.status!.actions, ['Files: write /etc/example']);
     assert.ok(a.engine.rounds.every((r) => r.dryRun));

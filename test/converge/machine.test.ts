@@ -55,7 +55,7 @@ function baseSpec(world: TestWorld, fields: Partial<NodeSpec__Output> = {}): Nod
 function condition(report: RoundReport, type: string) {
   const found = report.conditions.find((c) => c.type === type);
   assert.ok(found, `no ${type} condition`);
-  return found;
+  return { ...found, message: found.message ?? '' };
 }
 
 function summary(report: RoundReport): Record<string, string> {

@@ -15,7 +15,8 @@ function pkg(name: string, version: string, extra: Partial<Package__Output> = {}
 }
 
 function condition(report: RoundReport, type: string) {
-  return report.conditions.find((c) => c.type === type)!;
+  const found = report.conditions.find((c) => c.type === type)!;
+  return { ...found, message: found.message ?? '' };
 }
 
 async function roundOn(machine: FakeMachine, fields: Partial<NodeSpec__Output>) {

@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createExecutor } from '@herd/sys';
-import { processAlive } from '@herd/nspawn';
+import { createExecutor, processAlive } from '@herd/sys';
 import { TestWorld, type Machine } from '../world/index.js';
 import { testSshKey } from '../world/ssh.js';
 

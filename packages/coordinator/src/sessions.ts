@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Clock, Logger } from '@herd/sys';
 import { PROTOCOL_VERSION } from '@herd/proto';
 import type {
-  AgentMessage__Output, CoordinatorMessage, Facts__Output, Hello__Output, NodeAssignment, NodeSession,
+  AgentMessage__Output, CoordinatorMessage, Facts__Output, Hello__Output, NodeAssignment, NodeSession__Output,
   NodeSpec, NodeStatus__Output,
 } from '@herd/proto';
 
@@ -211,7 +211,7 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
   }
 
   /** Every known node, sorted by cluster and name; unreachable is computed from the clock now. */
-  sessions(cluster?: string): NodeSession[] {
+  sessions(cluster?: string): NodeSession__Output[] {
     const now = this.options.clock.now();
     const iso = (t?: number) => (t === undefined ? '' : new Date(t).toISOString());
     return [...this.nodes.values()]
