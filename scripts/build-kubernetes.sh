@@ -18,6 +18,19 @@
 # `nice -n 15`. See docs/test-world.md ("Kubernetes in the test world").
 set -euo pipefail
 
+# use_gomod DIR: DIR/go.mod.want (a wrapper module just written) becomes the module to build
+# when it differs from the one used last. go.mod.in keeps the pristine text; go.mod and
+# go.sum are what `go build -mod=mod` grows, so they start again only on a real change.
+use_gomod() {
+  local dir=$1
+  if ! cmp -s "$dir/go.mod.want" "$dir/go.mod.in" 2>/dev/null; then
+    cp "$dir/go.mod.want" "$dir/go.mod.in"
+    cp "$dir/go.mod.want" "$dir/go.mod"
+    rm -f "$dir/go.sum"
+  fi
+  rm -f "$dir/go.mod.want"
+}
+
 usage() { echo "usage: $0 VERSION [--cache DIR]   (VERSION like v1.34.4)" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 VERSION=$1; shift
@@ -107,13 +120,7 @@ mkdir -p "$SRC"
   ' "$kube_gomod"
   echo ")"
 } > "$SRC/go.mod.want"
-if ! cmp -s "$SRC/go.mod.want" "$SRC/go.mod.in" 2>/dev/null; then
-  # go.mod.in keeps the pristine text; go.mod and go.sum are what `go build -mod=mod` grows.
-  cp "$SRC/go.mod.want" "$SRC/go.mod.in"
-  cp "$SRC/go.mod.want" "$SRC/go.mod"
-  rm -f "$SRC/go.sum"
-fi
-rm -f "$SRC/go.mod.want"
+use_gomod "$SRC"
 
 # Version information, as Kubernetes' hack/lib/version.sh sets it for both packages; kubeadm
 # reads it to choose image tags and the kubelet reports it. The module proxy does not carry
@@ -164,12 +171,7 @@ etcd_gomod=$(modfile "go.etcd.io/etcd/server/v3@$ETCD_VERSION" GoMod)
   echo
   echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"
 } > "$ETCD_DIR/src/go.mod.want"
-if ! cmp -s "$ETCD_DIR/src/go.mod.want" "$ETCD_DIR/src/go.mod.in" 2>/dev/null; then
-  cp "$ETCD_DIR/src/go.mod.want" "$ETCD_DIR/src/go.mod.in"
-  cp "$ETCD_DIR/src/go.mod.want" "$ETCD_DIR/src/go.mod"
-  rm -f "$ETCD_DIR/src/go.sum"
-fi
-rm -f "$ETCD_DIR/src/go.mod.want"
+use_gomod "$ETCD_DIR/src"
 ETCD_LDFLAGS="-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION"
 key=$( { cat "$ETCD_DIR/src/go.mod.in"; echo "$ETCD_LDFLAGS"; echo "$GO_VERSION"; } | sha)
 if step_done etcd "$key" "$ETCD_DIR"; then
