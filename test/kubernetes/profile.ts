@@ -154,6 +154,17 @@ export interface InitOptions {
   clusterName?: string;
 }
 
+/** What init and join configurations say alike about the node: its name, the runtime, no pulls, the ignored checks, the patches. */
+function nodeRegistration(name: string): string {
+  return `nodeRegistration:
+  name: ${name}
+  criSocket: ${CRI_SOCKET}
+  imagePullPolicy: Never
+${ignoreList('  ')}patches:
+  directory: ${PATCHES_DIR}
+`;
+}
+
 /**
  * `kubeadm init --config`: one control plane at the machine's address. The kube-proxy and
  * CoreDNS addons are disabled (their images are not built; docs/test-world.md), which also
@@ -165,13 +176,7 @@ kind: InitConfiguration
 localAPIEndpoint:
   advertiseAddress: ${o.address}
   bindPort: 6443
-nodeRegistration:
-  name: ${o.nodeName}
-  criSocket: ${CRI_SOCKET}
-  imagePullPolicy: Never
-${ignoreList('  ')}patches:
-  directory: ${PATCHES_DIR}
-${TIMEOUTS}---
+${nodeRegistration(o.nodeName)}${TIMEOUTS}---
 apiVersion: ${KUBEADM_API}
 kind: ClusterConfiguration
 clusterName: ${o.clusterName ?? 'herd-test'}
@@ -205,13 +210,7 @@ discovery:
     token: ${o.token}
     caCertHashes:
       - ${o.caCertHash}
-nodeRegistration:
-  name: ${o.nodeName}
-  criSocket: ${CRI_SOCKET}
-  imagePullPolicy: Never
-${ignoreList('  ')}patches:
-  directory: ${PATCHES_DIR}
-${TIMEOUTS}`;
+${nodeRegistration(o.nodeName)}${TIMEOUTS}`;
 }
 
 /**
