@@ -4,11 +4,11 @@
  * wired together over one state directory.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, readFileSync, statSync } from 'node:fs';
+import { existsSync, promises as fs, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Cluster } from '@herd/api';
+import type { ProviderSpec } from '@herd/api';
 import { directoryStore, startCoordinator, type Coordinator } from '@herd/coordinator';
 import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
@@ -65,17 +65,17 @@ export class ProviderPool {
   private readonly providers = new Map<string, { key: string; provider: Provider }>();
   constructor(private readonly stateDir: string, private readonly reader: RepositoryReader, private readonly logger: Logger, private commit: () => string | undefined) {}
 
-  async get(cluster: Cluster): Promise<Provider> {
-    const name = cluster.metadata.name;
-    const key = JSON.stringify(cluster.spec.provider);
+  /** The provider of cluster `name`, configured by `spec` (its `spec.provider`). */
+  async get(name: string, spec: ProviderSpec): Promise<Provider> {
+    const key = JSON.stringify(spec);
     const held = this.providers.get(name);
     if (held?.key === key) return held.provider;
     await held?.provider.close();
-    const provider = await createProvider(cluster.spec.provider, {
+    const provider = await createProvider(spec, {
       cluster: name,
-      stateDir: join(this.stateDir, 'providers', cluster.spec.provider.kind),
+      stateDir: join(this.stateDir, 'providers', spec.kind),
       readRepositoryFile: (path) => this.reader.readFile(path, this.commit()),
-      logger: this.logger.child({ cluster: name, provider: cluster.spec.provider.kind }),
+      logger: this.logger.child({ cluster: name, provider: spec.kind }),
     });
     this.providers.set(name, { key, provider });
     return provider;
@@ -164,7 +164,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const first = await reader.read();
   const hosts = new Set(options.advertise ?? []);
   for (const { cluster } of first.clusters.filter((c) => !options.cluster || c.cluster.metadata.name === options.cluster)) {
-    hosts.add(await (await providers.get(cluster)).coordinatorHost());
+    hosts.add(await (await providers.get(cluster.metadata.name, cluster.spec.provider)).coordinatorHost());
   }
   const previous = await readJson<CoordinatorRecord>(join(stateDir, STATE_FILES.coordinator));
   const coordinator = await startCoordinator({
@@ -178,7 +178,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
   await fs.writeFile(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
 
-  const lastGood = readStatusFile(stateDir)?.commit;
+  const lastGood = (await readStatusFile(stateDir))?.commit;
   const reconciler = new Reconciler({
     ...(lastGood && reader.readCommit ? { lastGood: { commit: lastGood, read: reader.readCommit } } : {}),
     read: async () => {
@@ -187,7 +187,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       return snapshot;
     },
     coordinator,
-    provider: (cluster) => providers.get(cluster),
+    provider: (cluster) => providers.get(cluster.metadata.name, cluster.spec.provider),
     agentArtifact: () => (artifact ??= ensureAgentArtifact(logger)),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     logger: logger.child({ component: 'reconciler' }),
@@ -232,10 +232,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   };
 }
 
-export function readStatusFile(stateDir: string): FleetStatus | undefined {
-  try {
-    return JSON.parse(readFileSync(join(stateDir, STATE_FILES.status), 'utf8')) as FleetStatus;
-  } catch {
-    return undefined;
-  }
+/** The last status a coordinator recorded; undefined when there is none (or it cannot be read). */
+export function readStatusFile(stateDir: string): Promise<FleetStatus | undefined> {
+  return readJson<FleetStatus>(join(stateDir, STATE_FILES.status)).catch(() => undefined);
 }

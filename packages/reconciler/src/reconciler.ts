@@ -89,20 +89,21 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     const source = this.inForce ?? snapshot;
     const clusters = (this.inForce?.clusters ?? []).map((c) => c.cluster).filter((c) => !this.options.cluster || c.metadata.name === this.options.cluster);
     const statuses: ClusterStatus[] = [];
-    const orphans: FleetStatus['orphans'] = [];
+    const seen = new Map<string, Machine>();
     for (const cluster of clusters) {
-      const { status, seen } = await this.reconcileCluster(cluster, this.inForce!.commit ?? 'working-tree');
-      statuses.push(status);
-      const declared = this.inForce!.clusters.map((c) => c.cluster.metadata.name);
-      for (const m of orphanedMachines(declared, seen)) orphans.push({ cluster: m.labels[LABEL.cluster]!, machine: m.name });
+      const result = await this.reconcileCluster(cluster, this.inForce!.commit ?? 'working-tree');
+      statuses.push(result.status);
+      for (const m of result.seen) seen.set(m.name, m);
     }
+    const declared = (this.inForce?.clusters ?? []).map((c) => c.cluster.metadata.name);
+    const orphans = orphanedMachines(declared, [...seen.values()]).map((m) => ({ cluster: m.labels[LABEL.cluster]!, machine: m.name }));
     const status: FleetStatus = {
       time: new Date(this.clock.now()).toISOString(),
       source: source.source,
       ...(this.inForce?.commit ? { commit: this.inForce.commit } : {}),
       ...(this.rejected ? { rejected: this.rejected } : {}),
       clusters: statuses,
-      orphans: dedupe(orphans),
+      orphans,
       converged: !this.rejected && this.inForce !== undefined && statuses.every((c) => c.converged),
     };
     this.last = status;
@@ -265,9 +266,3 @@ function machineStatus(machine: Machine, session: NodeSession | undefined): Mach
     converged,
   };
 }
-
-function dedupe<T>(items: T[]): T[] {
-  const seen = new Set<string>();
-  return items.filter((i) => { const k = JSON.stringify(i); if (seen.has(k)) return false; seen.add(k); return true; });
-}
-

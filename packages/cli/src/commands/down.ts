@@ -1,4 +1,4 @@
-import type { Cluster, ProviderSpec } from '@herd/api';
+import type { ProviderSpec } from '@herd/api';
 import { LABEL } from '@herd/planner';
 import { createLogger, UsageError, UserError } from '@herd/sys';
 import { defineCommand, outputFormat, outputOption } from '../command.js';
@@ -28,7 +28,7 @@ export const downCommand = defineCommand({
     const snapshot = await reader.read();
     const clusters = new Map<string, ProviderSpec>();
     for (const { cluster } of snapshot.clusters) clusters.set(cluster.metadata.name, cluster.spec.provider);
-    for (const c of readStatusFile(stateDir)?.clusters ?? []) if (!clusters.has(c.name) && c.provider === 'local') clusters.set(c.name, { kind: 'local' });
+    for (const c of (await readStatusFile(stateDir))?.clusters ?? []) if (!clusters.has(c.name) && c.provider === 'local') clusters.set(c.name, { kind: 'local' });
     const wanted = values.cluster ? [String(values.cluster)] : [...clusters.keys()];
     if (values.cluster && !clusters.has(String(values.cluster))) throw new UserError(`cluster "${values.cluster}" is not in ${repo} nor in its last status`);
 
@@ -36,7 +36,7 @@ export const downCommand = defineCommand({
     const deleted: { cluster: string; machine: string }[] = [];
     try {
       for (const name of wanted) {
-        const provider = await pool.get({ metadata: { name }, spec: { provider: clusters.get(name)! } } as Cluster);
+        const provider = await pool.get(name, clusters.get(name)!);
         const machines = await provider.list({ [LABEL.cluster]: name });
         await Promise.all(machines.map(async (m) => {
           await provider.delete(m.name);

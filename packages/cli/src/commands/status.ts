@@ -1,6 +1,6 @@
 import { connectAdmin, directoryStore } from '@herd/coordinator';
 import { formatHostPort, type NodeSession__Output } from '@herd/proto';
-import type { Cluster } from '@herd/api';
+import type { ProviderSpec } from '@herd/api';
 import { formatSpecError } from '@herd/api';
 import { LABEL } from '@herd/planner';
 import type { FleetStatus } from '@herd/reconciler';
@@ -41,7 +41,7 @@ function table(nodes: NodeSession__Output[], now: number): string {
  * providers list now.
  */
 async function fleetStatus(repo: string, stateDir: string, cluster: string | undefined, format: string, { stdout }: CommandContext): Promise<number> {
-  const recorded = readStatusFile(stateDir);
+  const recorded = await readStatusFile(stateDir);
   const running = await runningCoordinator(stateDir);
   const clusters = (recorded?.clusters ?? []).filter((c) => !cluster || c.name === cluster);
   let live: Map<string, NodeSession__Output> | undefined;
@@ -60,7 +60,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     present = new Set();
     try {
       for (const c of clusters) {
-        const provider = await pool.get({ metadata: { name: c.name }, spec: { provider: { kind: c.provider } } } as Cluster);
+        const provider = await pool.get(c.name, { kind: c.provider } as ProviderSpec);
         for (const m of await provider.list({ [LABEL.cluster]: c.name })) present.add(`${c.name}/${m.name}`);
       }
     } finally {
