@@ -1,0 +1,53 @@
+/**
+ * What a kind of machine needs beyond a plain Debian host to run a kubelet: real VMs need
+ * nothing (DEFAULT_PLATFORM); systemd-nspawn machines on a cgroup v1 host (the `local`
+ * provider) need the settings its provider describes here. A provider hands its platform
+ * to the coordinator, which puts it into every kubeadm configuration and node spec, so the
+ * exceptions live with the machines that need them and nowhere else.
+ */
+import type { File, Package, Unit } from '@herd/proto';
+
+export interface Platform {
+  /** For logs and docs: which kind of machine this is. */
+  name: string;
+  /** The kubelet's and runc's cgroup driver. */
+  cgroupDriver: 'systemd' | 'cgroupfs';
+  /** Kubelet 1.35 refuses cgroup v1 hosts unless told otherwise. */
+  allowCgroupV1: boolean;
+  /** kubeadm preflight checks ignored by name, each with why; never `all`. */
+  ignorePreflightErrors: Readonly<Record<string, string>>;
+  /** Never: images come with the machine (an air-gapped platform); IfNotPresent: pulled from the registry. */
+  imagePullPolicy: 'Never' | 'IfNotPresent';
+  /** Addons whose images the platform lacks. */
+  disableAddons: { kubeProxy: boolean; coreDNS: boolean };
+  containerd: {
+    snapshotter?: string;
+    /** Containers cannot lower their OOM score below their parent's (unprivileged user namespaces, nspawn). */
+    restrictOomScoreAdj: boolean;
+    /** The kernel keyring is not namespaced (nspawn machines share the host's). */
+    noNewKeyring: boolean;
+  };
+  /** Extra packages for a node at a Kubernetes version (for example the version's images as a package). */
+  packages(version: string): Package[];
+  /** Extra files for a node (scripts, drop-ins). */
+  files(node: string): File[];
+  /** Extra or overriding units for a node. */
+  units(node: string): Unit[];
+  /** A per-node KubeletConfiguration patch (kubeadm patches, strategic merge), or undefined. */
+  kubeletPatch(node: string): string | undefined;
+}
+
+/** A VM or bare-metal machine with cgroup v2 and a registry in reach: nothing special. */
+export const DEFAULT_PLATFORM: Platform = {
+  name: 'default',
+  cgroupDriver: 'systemd',
+  allowCgroupV1: false,
+  ignorePreflightErrors: {},
+  imagePullPolicy: 'IfNotPresent',
+  disableAddons: { kubeProxy: false, coreDNS: false },
+  containerd: { restrictOomScoreAdj: false, noNewKeyring: false },
+  packages: () => [],
+  files: () => [],
+  units: () => [],
+  kubeletPatch: () => undefined,
+};
