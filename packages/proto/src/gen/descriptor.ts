@@ -627,6 +627,11 @@ export const descriptor = {
                 "message": {
                   "type": "string",
                   "id": 3
+                },
+                "outputs": {
+                  "keyType": "string",
+                  "type": "string",
+                  "id": 4
                 }
               }
             },

@@ -5,10 +5,12 @@ export interface OperationResult {
   'id'?: (string);
   'ok'?: (boolean);
   'message'?: (string);
+  'outputs'?: ({[key: string]: string});
 }
 
 export interface OperationResult__Output {
   'id': (string);
   'ok': (boolean);
   'message': (string);
+  'outputs': ({[key: string]: string});
 }
