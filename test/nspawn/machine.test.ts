@@ -82,6 +82,26 @@ test('a Kubernetes node machine gets every capability, /dev/kmsg and a writable 
   await m.exec.run('sh', ['-c', 'sysctl -q -w vm.swappiness=$(sysctl -n vm.swappiness)']);
 });
 
+test('a Kubernetes node machine has its address on host0 at boot, no wait-online, and its kubelet cgroup subtree is gone from the host once destroyed', async (t) => {
+  const world = await TestWorld.start(t, { machines: 1, kubernetesNode: true });
+  const [m] = world.machines as [Machine];
+  // systemd-networkd alone never configures host0 here (it waits for udev, which minbase lacks).
+  assert.match((await m.exec.run('ip', ['-4', 'addr', 'show', 'dev', 'host0'])).stdout, new RegExp(`inet ${m.address.replaceAll('.', '\\.')}/24`));
+  assert.equal((await m.exec.run('systemctl', ['is-enabled', 'systemd-networkd-wait-online.service'], { allowFailure: true })).stdout.trim(), 'masked');
+  // What the kubelet makes (herd-cgroup-root, then pods below): a subtree in a controller
+  // hierarchy (remounted read-write, as the node does) and in systemd's own.
+  const root = `/herd-${m.name}`;
+  await m.exec.run('sh', ['-euc', `umount /sys/fs/cgroup/pids && mount -t cgroup -o pids cgroup /sys/fs/cgroup/pids
+    mkdir -p /sys/fs/cgroup/pids${root}/kubepods/pod1 /sys/fs/cgroup/systemd${root}/kubepods`]);
+  const dirs = await m.kubeletCgroupDirs();
+  const pids = dirs.find((d) => d.startsWith('/sys/fs/cgroup/pids/'));
+  const systemd = dirs.find((d) => d.startsWith('/sys/fs/cgroup/systemd/'));
+  assert.ok(pids && existsSync(`${pids}/kubepods/pod1`), `the host sees the pids subtree: ${dirs.join(', ')}`);
+  assert.ok(systemd && existsSync(`${systemd}/kubepods`), `the host sees the systemd subtree: ${dirs.join(', ')}`);
+  await m.destroy();
+  for (const dir of dirs) assert.equal(existsSync(dir), false, `${dir} removed`);
+});
+
 test('commands inside get the machine\'s own environment plus what the caller passes (not the host process\'s), and its cwd', async (t) => {
   const world = await TestWorld.start(t, { machines: 1 });
   const [m] = world.machines as [Machine];

@@ -4,3 +4,4 @@ export * from './host.js';
 export * from './image.js';
 export * from './bridge.js';
 export * from './machine.js';
+export { defaultKubeletCgroupRoot, hostCgroupDirs, removeCgroupTree } from './kubernetes-node.js';

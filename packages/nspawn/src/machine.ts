@@ -8,6 +8,7 @@ import { MachineBootError } from './errors.js';
 import { registerTeardown } from './cleanup.js';
 import { checkHost } from './host.js';
 import { PREFIX_LENGTH, type Bridge } from './bridge.js';
+import { defaultKubeletCgroupRoot, hostCgroupDirs, removeCgroupTree, writeKubernetesNodeBootFiles } from './kubernetes-node.js';
 
 export interface MachineOptions {
   /** Machine name and hostname: letters, digits and dashes, short enough for `vb-NAME` (≤ 12). */
@@ -23,9 +24,14 @@ export interface MachineOptions {
   authorizedKeys?: readonly string[];
   /**
    * Run a Kubernetes node: all capabilities, /dev/kmsg, writable /proc/sys and /sys
-   * (DESIGN.md §8). The cgroup v1 remount inside is left to the node's own setup.
+   * (DESIGN.md §8); host0's address set at every boot and systemd-networkd-wait-online
+   * masked (kubernetes-node.ts); the kubelet's cgroup subtree removed from the host's
+   * hierarchies when the machine is destroyed. The cgroup v1 remount inside is left to the
+   * node's own setup.
    */
   kubernetesNode?: boolean;
+  /** The kubelet's `cgroupRoot` on a kubernetesNode, like `/herd-NODE`. Default `/herd-NAME`. */
+  kubeletCgroupRoot?: string;
   /**
    * Outlive this process (the `local` provider): no teardown at exit, nspawn detached with
    * its PID recorded in the machine directory, so `Machine.attach` finds it again.
@@ -95,6 +101,8 @@ export class Machine {
     return this.nspawnPid > 0 && isNspawn(this.nspawnPid);
   }
   private get pidFile(): string { return join(this.options.dir, 'nspawn.pid'); }
+  /** Where a kubernetesNode records its kubelet's cgroup directories on the host, for destroy() when it no longer runs. */
+  private get cgroupsFile(): string { return join(this.options.dir, 'kubelet-cgroups.json'); }
 
   /** Prepares the overlay and the machine's identity, boots it and waits until systemd runs. */
   static async create(options: MachineOptions): Promise<Machine> {
@@ -102,6 +110,7 @@ export class Machine {
     if (!/^[a-z0-9][a-z0-9-]{0,11}$/.test(options.name)) {
       throw new RangeError(`machine name "${options.name}" must be 1-12 lower-case letters, digits or dashes`);
     }
+    checkCgroupRoot(options.kubeletCgroupRoot);
     const machine = new Machine(options);
     if (!options.persistent) {
       machine.unregister = registerTeardown({ label: `machine ${options.name}`, run: () => machine.destroy(), runSync: () => machine.destroySync() });
@@ -124,6 +133,7 @@ export class Machine {
   static async attach(options: MachineOptions): Promise<Machine | undefined> {
     let pid = 0;
     try { pid = Number(readFileSync(join(options.dir, 'nspawn.pid'), 'utf8').trim()); } catch { return undefined; }
+    checkCgroupRoot(options.kubeletCgroupRoot);
     const machine = new Machine({ ...options, persistent: true });
     machine.mounted = isMountPoint(machine.rootfs);
     if (pid && isNspawn(pid)) {
@@ -152,6 +162,7 @@ export class Machine {
     await fs.writeFile(at('etc/systemd/network/80-container-host0.network'), [
       '[Match]', 'Name=host0', '[Network]', `Address=${this.address}/${PREFIX_LENGTH}`, 'LinkLocalAddressing=no', '',
     ].join('\n'));
+    if (this.options.kubernetesNode) await writeKubernetesNodeBootFiles(this.rootfs, this.address, PREFIX_LENGTH);
     if (this.options.authorizedKeys?.length) {
       await fs.mkdir(at('root/.ssh'), { recursive: true, mode: 0o700 });
       await fs.writeFile(at('root/.ssh/authorized_keys'), `${this.options.authorizedKeys.join('\n')}\n`, { mode: 0o600 });
@@ -183,6 +194,20 @@ export class Machine {
     }
     this.logger.debug({ pid: child.pid }, 'systemd-nspawn started');
     await this.waitForBoot(this.options.bootTimeoutMs ?? 90_000);
+    if (this.options.kubernetesNode) await fs.writeFile(this.cgroupsFile, JSON.stringify(await this.kubeletCgroupDirs()));
+  }
+
+  /**
+   * The host directories of the kubelet's cgroup subtree, computed while the machine runs
+   * (they depend on where its cgroup namespace is rooted); recorded at boot for a machine
+   * that is found stopped. They outlive the machine unless removed (destroy does).
+   */
+  async kubeletCgroupDirs(): Promise<string[]> {
+    if (!this.running || !this.leaderPid) {
+      try { return JSON.parse(await fs.readFile(this.cgroupsFile, 'utf8')) as string[]; } catch { return []; }
+    }
+    const inside = (await this.exec.run('cat', ['/proc/1/cgroup'])).stdout;
+    return hostCgroupDirs(this.leaderPid, inside, this.options.kubeletCgroupRoot ?? defaultKubeletCgroupRoot(this.name));
   }
 
   private inside(env: readonly string[] = [], cwd?: string): Executor {
@@ -251,9 +276,17 @@ export class Machine {
     this.nspawnPid = 0;
   }
 
-  /** Stops the machine, unmounts its overlay and deletes its directory. Safe to call twice. */
+  /**
+   * Stops the machine, unmounts its overlay and deletes its directory; for a kubernetesNode
+   * also its kubelet's cgroup subtree (only empty once the machine stopped). Safe to call twice.
+   */
   async destroy(): Promise<void> {
+    const cgroupDirs = this.options.kubernetesNode ? await this.kubeletCgroupDirs().catch((e: unknown) => {
+      this.logger.warn({ err: e }, 'the kubelet cgroup directories of this machine are unknown; they stay on the host');
+      return [];
+    }) : [];
     await this.stop();
+    for (const dir of cgroupDirs) await removeCgroupTree(dir);
     if (this.mounted) {
       const result = await this.host.run('umount', [this.rootfs], { allowFailure: true });
       if (result.exitCode !== 0) await this.host.run('umount', ['-l', this.rootfs]);
@@ -273,6 +306,13 @@ export class Machine {
     this.killSync();
     if (this.mounted) spawnSync('umount', ['-l', this.rootfs]);
     rmSync(this.options.dir, { recursive: true, force: true });
+  }
+}
+
+/** A cgroup root the kubelet may own: one absolute path below the machine's root, never the root itself. */
+function checkCgroupRoot(root: string | undefined): void {
+  if (root !== undefined && !/^(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+$/.test(root)) {
+    throw new RangeError(`kubeletCgroupRoot "${root}" must be an absolute path below the machine's cgroup root, like /herd-node-1`);
   }
 }
 
