@@ -1,11 +1,13 @@
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { ConvergeEngine, RoundReport } from '@herd/converge';
 import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, PROTOCOL_VERSION } from '@herd/proto';
-import type { AgentMessage, AgentSessionClient, CoordinatorMessage__Output, Facts, NodeStatus } from '@herd/proto';
+import type { AgentMessage, AgentSessionClient, CoordinatorMessage__Output, Facts, NodeStatus, Operation__Output } from '@herd/proto';
 import type { Clock, Logger } from '@herd/sys';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { AgentMetrics } from './metrics.js';
 import { coordinatorAddress } from './enroll.js';
+import type { OperationEnvironment } from './operation-kinds.js';
+import { Mutex, OperationRunner } from './operations.js';
 import type { AgentState, Credentials, HeldAssignment } from './state.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -26,7 +28,12 @@ export interface AgentOptions {
   coordinator?: string;
   /** Counts rounds, steps, drift and the stream for /metrics; none when not given. */
   metrics?: AgentMetrics;
+  /** What operations (kubeadm, etcd, reboot) run with; without it every operation is refused. */
+  operations?: OperationEnvironment;
 }
+
+/** How long the agent waits for the transport to take an operation's result before going on. */
+const RESULT_SEND_WAIT_MS = 5_000;
 
 /**
  * The agent's two loops: one keeps a stream to the coordinator open (reconnecting with
@@ -43,12 +50,22 @@ export class Agent {
   private facts?: Promise<Facts>;
   /** Assignments are persisted one after the other, so an older one never overwrites a newer. */
   private saving: Promise<void> = Promise.resolve();
+  /** Held by a converge round or an operation, never both: kubeadm must not race apt-get. */
+  private readonly lock = new Mutex();
+  private readonly runner?: OperationRunner;
+  /** Operations received and not finished; a stop waits for them (a half-run kubeadm init is worse). */
+  private readonly operating = new Set<Promise<void>>();
   private readonly intervalMs: number;
   private readonly heartbeatMs: number;
 
   constructor(private readonly options: AgentOptions) {
     this.intervalMs = options.intervalMs ?? 30_000;
     this.heartbeatMs = options.heartbeatMs ?? 10_000;
+    if (options.operations) {
+      this.runner = new OperationRunner({
+        env: options.operations, store: options.state, lock: this.lock, logger: options.logger, clock: options.clock, dryRun: options.dryRun,
+      });
+    }
   }
 
   /**
@@ -64,6 +81,8 @@ export class Agent {
     } finally {
       connection.abort();
       await connected;
+      // Results finished from now on are persisted and answered when the coordinator re-sends.
+      await Promise.all(this.operating);
     }
   }
 
@@ -86,7 +105,7 @@ export class Agent {
     const { logger, dryRun = false } = this.options;
     let report: RoundReport;
     try {
-      report = await this.options.engine.round(held.spec, { dryRun, signal });
+      report = await this.lock.run(() => this.options.engine.round(held.spec, { dryRun, signal }), signal);
     } catch (error) {
       if (signal.aborted) return;
       logger.error({ err: error, generation: held.generation }, 'converge round failed');
@@ -147,6 +166,7 @@ export class Agent {
     const ended = new Promise<string>((resolve) => {
       stream.on('data', (message: CoordinatorMessage__Output) => {
         if (message.assignment) this.receiveAssignment(message.assignment.generation, message.assignment.spec, message.assignment.epoch);
+        else if (message.operation) this.operate(message.operation);
         else if (message.refusal) logger.error({ reason: message.refusal.reason }, `coordinator refused this agent: ${message.refusal.message}`);
       });
       stream.on('error', (error: Error & { details?: string }) => resolve(error.details ?? error.message));
@@ -178,6 +198,26 @@ export class Agent {
     this.stream = undefined;
     client.close();
     return reason;
+  }
+
+  private operate(operation: Operation__Output): void {
+    const send = (result: AgentMessage['operationResult']) => this.sendAndWait({ operationResult: result });
+    const done = this.runner
+      ? this.runner.handle(operation, send)
+      : send({ id: operation.id, ok: false, message: 'this agent runs no operations', outputs: {} }).then(() => {});
+    this.operating.add(done);
+    void done.finally(() => this.operating.delete(done));
+  }
+
+  /** Writes a message and waits (briefly) until the transport took it; resolves false when not connected. */
+  private sendAndWait(message: AgentMessage): Promise<boolean> {
+    const stream = this.stream;
+    if (!stream || stream.writableEnded) return Promise.resolve(false);
+    const giveUp = new AbortController();
+    return Promise.race([
+      new Promise<boolean>((resolve) => stream.write(message, () => { giveUp.abort(); resolve(true); })),
+      this.options.clock.sleep(RESULT_SEND_WAIT_MS, giveUp.signal).then(() => false),
+    ]);
   }
 
   private receiveAssignment(generation: number, spec: HeldAssignment['spec'] | null, epoch: string): void {

@@ -7,6 +7,7 @@ import { parseHostPort } from '@herd/proto';
 import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type Logger } from '@herd/sys';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { enroll } from './enroll.js';
+import { httpsEtcdGateway } from './etcd-gateway.js';
 import { readFacts } from './facts.js';
 import { AgentState } from './state.js';
 import { AgentMetrics, serveMetrics } from './metrics.js';
@@ -92,8 +93,11 @@ export async function main(argv: string[]): Promise<number> {
   const metrics = new AgentMetrics();
   // A dry run beside the running service must not fight it for the metrics port.
   const served = metricsAt && !flags['dry-run'] ? await serveMetrics(metrics, metricsAt.host, metricsAt.port, logger) : undefined;
+  // Operations get an executor without a logger: their commands' arguments may hold a
+  // certificate key, and the runner logs kind, id, outcome and duration instead.
+  const operations = { exec: createExecutor(), fs, etcd: httpsEtcdGateway(fs) };
   const agent = new Agent({
-    credentials: creds, state, engine, logger, clock, facts: readFacts, intervalMs, heartbeatMs, metrics,
+    credentials: creds, state, engine, logger, clock, facts: readFacts, intervalMs, heartbeatMs, metrics, operations,
     dryRun: flags['dry-run'], ...(flags.coordinator ? { coordinator: flags.coordinator } : {}),
   });
   await agent.run(signal);

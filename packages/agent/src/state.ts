@@ -20,9 +20,22 @@ export interface HeldAssignment {
   epoch?: string;
 }
 
+/** An operation's result as the agent keeps it, so a re-sent id is answered without running again. */
+export interface StoredOperationResult {
+  id: string;
+  kind: string;
+  ok: boolean;
+  message: string;
+  /** May hold secrets (the admin kubeconfig): the file is 0600 like the node's key. */
+  outputs: Record<string, string>;
+  /** ISO time the operation ended. */
+  finished: string;
+}
+
 /** File names in the agent's state directory (documented in docs/protocol.md). */
 export const AGENT_FILES = {
   identity: 'agent.json', caCert: 'ca.crt', cert: 'node.crt', key: 'node.key', assignment: 'assignment.json',
+  operations: 'operations.json',
 } as const;
 
 /**
@@ -65,5 +78,15 @@ export class AgentState {
 
   async saveAssignment(a: HeldAssignment): Promise<void> {
     await this.write(AGENT_FILES.assignment, JSON.stringify(a, null, 2) + '\n');
+  }
+
+  /** The last operation results, oldest first. */
+  async operationResults(): Promise<StoredOperationResult[]> {
+    const text = await this.fs.read(this.path(AGENT_FILES.operations));
+    return text ? (JSON.parse(text) as { results: StoredOperationResult[] }).results : [];
+  }
+
+  async saveOperationResults(results: readonly StoredOperationResult[]): Promise<void> {
+    await this.write(AGENT_FILES.operations, JSON.stringify({ results }, null, 2) + '\n');
   }
 }
