@@ -4,12 +4,15 @@ import { join } from 'node:path';
 import type { LocalProviderSpec } from '@herd/api';
 import { AptRepository } from '@herd/aptrepo';
 import { Bridge, Machine, NETWORK_PREFIX, ensureImage, HostNotReadyError } from '@herd/nspawn';
+import type { Platform } from '@herd/kubeadm';
 import type { AptSource } from '@herd/proto';
 import {
   MachineNotFoundError, ProviderError, ProviderUnavailableError, QuotaExceededError,
   type AgentInstall, type Machine as ProviderMachine, type MachineRequest, type Provider, type ProviderContext,
 } from '@herd/provider';
 import { createExecutor, herdCacheDir, type Executor, type Logger } from '@herd/sys';
+import { kubernetesCacheDir, prepareKubernetes, scriptBuildRunner, type BuildRunner } from './kubernetes.js';
+import { cachedArtifacts, kubeletCgroupRoot, localPlatform } from './platform.js';
 
 /** What the provider records of a machine, beside its overlay: enough to find and describe it after a restart. */
 interface MachineRecord {
@@ -32,7 +35,15 @@ export interface LocalProviderOptions {
   cacheDir?: string;
   exec?: Executor;
   logger: Logger;
+  /** How a Kubernetes version is built when the cache lacks it; scripts/build-kubernetes.sh by default. */
+  buildKubernetes?: BuildRunner;
 }
+
+/**
+ * The host number on a cluster's network kept for the control plane's virtual IP: machines
+ * get 2..253 (1 is the host).
+ */
+export const VIRTUAL_IP_HOST = 254;
 
 /**
  * `local`: machines are systemd-nspawn Debian machines on this host, one bridge per
@@ -47,9 +58,26 @@ export class LocalProvider implements Provider {
   private repoUrl?: string;
   private allocating: Promise<unknown> = Promise.resolve();
   private readonly exec: Executor;
+  private readonly cacheDir: string;
+
+  /**
+   * Every machine is a Kubernetes node machine (DESIGN.md §8); the versions' packages are
+   * built on this host and served from the provider's apt repository.
+   */
+  readonly kubernetes: NonNullable<Provider['kubernetes']>;
 
   constructor(private readonly options: LocalProviderOptions) {
     this.exec = options.exec ?? createExecutor({ logger: options.logger });
+    this.cacheDir = options.cacheDir ?? herdCacheDir();
+    const kubernetesCache = kubernetesCacheDir(this.cacheDir);
+    const platform = localPlatform(cachedArtifacts(kubernetesCache));
+    const build = options.buildKubernetes ?? scriptBuildRunner(this.cacheDir, options.logger);
+    this.kubernetes = {
+      platform: (): Platform => platform,
+      prepare: (version, progress) => prepareKubernetes(version, { kubernetesCache, repository: () => this.repository(), build, logger: options.logger }, progress),
+      virtualAddress: async () => (await this.network()).address(VIRTUAL_IP_HOST),
+      interface: 'host0',
+    };
   }
 
   private get machinesDir(): string { return join(this.options.dir, 'machines'); }
@@ -82,7 +110,7 @@ export class LocalProvider implements Provider {
       return this.describe(existing, 'running');
     }
     const bridge = await this.network();
-    const { path: image } = await ensureImage({ cacheDir: this.options.cacheDir ?? herdCacheDir(), logger: this.options.logger, exec: this.exec });
+    const { path: image } = await ensureImage({ cacheDir: this.cacheDir, logger: this.options.logger, exec: this.exec });
     const record = await this.allocate(request);
     try {
       await Machine.create({ ...this.machineOptions(record, bridge, image), persistent: true });
@@ -100,8 +128,8 @@ export class LocalProvider implements Provider {
   private allocate(request: MachineRequest): Promise<MachineRecord> {
     const run = this.allocating.then(async () => {
       const used = new Set((await this.records()).map((r) => r.host));
-      const host = Array.from({ length: 253 }, (_, i) => i + 2).find((n) => !used.has(n));
-      if (host === undefined) throw new QuotaExceededError(`the network of cluster ${this.options.cluster} has no free address (253 machines)`);
+      const host = Array.from({ length: VIRTUAL_IP_HOST - 2 }, (_, i) => i + 2).find((n) => !used.has(n));
+      if (host === undefined) throw new QuotaExceededError(`the network of cluster ${this.options.cluster} has no free address (${VIRTUAL_IP_HOST - 2} machines)`);
       const record: MachineRecord = {
         name: request.name,
         labels: { ...request.labels },
@@ -151,14 +179,21 @@ export class LocalProvider implements Provider {
 
   /** The local apt repository (PROVIDER_DIR/apt/published), served on the bridge while the coordinator runs. */
   async aptSources(): Promise<AptSource[]> {
-    const bridge = await this.network();
-    if (!this.repo) {
-      this.repo = await AptRepository.create({ dir: join(this.options.dir, 'apt'), exec: this.exec, logger: this.options.logger });
-      this.repoUrl = await this.repo.serve(bridge.hostAddress);
-    } else {
-      await this.repo.index();
-    }
+    const fresh = !this.repo;
+    const repo = await this.repository();
+    if (!fresh) await repo.index();
     return [{ name: 'herd-local', line: `deb [trusted=yes] ${this.repoUrl} ./`, key: '' }];
+  }
+
+  /** The repository, served on the bridge from the first use until close(). */
+  private async repository(): Promise<AptRepository> {
+    if (!this.repo) {
+      const bridge = await this.network();
+      const repo = await AptRepository.create({ dir: join(this.options.dir, 'apt'), exec: this.exec, logger: this.options.logger });
+      this.repoUrl = await repo.serve(bridge.hostAddress);
+      this.repo = repo;
+    }
+    return this.repo;
   }
 
   async close(): Promise<void> {
@@ -167,7 +202,10 @@ export class LocalProvider implements Provider {
   }
 
   private machineOptions(record: MachineRecord, bridge: Bridge, image: string) {
-    return { name: record.nspawnName, image, dir: this.machineDir(record.name), bridge, host: record.host, exec: this.exec, logger: this.options.logger };
+    return {
+      name: record.nspawnName, image, dir: this.machineDir(record.name), bridge, host: record.host,
+      kubernetesNode: true, kubeletCgroupRoot: kubeletCgroupRoot(record.name), exec: this.exec, logger: this.options.logger,
+    };
   }
 
   private async attach(record: MachineRecord): Promise<Machine | undefined> {

@@ -1,4 +1,5 @@
 import type { MachineShape, ProviderSpec } from '@herd/api';
+import type { Platform } from '@herd/kubeadm';
 import type { AptSource } from '@herd/proto';
 import type { Logger } from '@herd/sys';
 
@@ -57,6 +58,16 @@ export interface Provider {
   coordinatorHost(): Promise<string>;
   /** Package sources the provider serves its machines (for machines without internet); none by default. */
   aptSources?(): Promise<AptSource[]>;
+  /** What a provider's machines need to run Kubernetes; absent = a plain VM with a registry and pkgs.k8s.io in reach. */
+  kubernetes?: {
+    platform(): Platform;
+    /** Makes the version's packages (kubeadm, kubelet, kubectl, images, runtime) installable from aptSources(); idempotent. */
+    prepare(version: string, progress?: (message: string) => void): Promise<void>;
+    /** An address on the machines' network no machine gets, for the control-plane virtual IP; stable per cluster. */
+    virtualAddress(): Promise<string>;
+    /** The machines' network interface (keepalived binds the VIP there). */
+    readonly interface: string;
+  };
   /** Releases what the provider holds in this process (servers, connections); machines stay. */
   close(): Promise<void>;
 }

@@ -1,0 +1,95 @@
+/**
+ * Kubernetes for the `local` provider's machines, which reach nothing beyond their bridge:
+ * scripts/build-kubernetes.sh builds a version from the Go module proxy into herd's cache
+ * (tens of minutes cold, seconds warm), and its packages go into the provider's apt
+ * repository, which aptSources() serves the machines.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AptRepository } from '@herd/aptrepo';
+import { ProviderError } from '@herd/provider';
+import type { Logger } from '@herd/sys';
+import { debianRevision, IMAGES_PACKAGE } from './platform.js';
+
+/** scripts/build-kubernetes.sh, found from this file (dist/ or src/ of packages/provider-local). */
+export const BUILD_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/build-kubernetes.sh');
+/** A cold build of one version takes 15-25 minutes on 2 cores; far more means it hangs. */
+const BUILD_TIMEOUT_MS = 3 * 3600_000;
+
+export function kubernetesCacheDir(herdCacheDir: string): string {
+  return join(herdCacheDir, 'kubernetes');
+}
+
+/** Runs the build script for a version; every line it prints goes to `progress`. */
+export type BuildRunner = (version: string, progress: (line: string) => void) => Promise<void>;
+
+/** The .debs a node of `version` installs, from the cache; undefined while any is missing. */
+export function versionDebs(kubernetesCache: string, version: string): string[] | undefined {
+  const revision = debianRevision(version);
+  const own = [
+    ...['kubeadm', 'kubelet', 'kubectl'].map((p) => join(kubernetesCache, version, 'debs', `${p}_${revision}_amd64.deb`)),
+    join(kubernetesCache, version, 'images-deb', `${IMAGES_PACKAGE}_${revision}_amd64.deb`),
+  ];
+  let runtime: string[] = [];
+  try {
+    runtime = readdirSync(join(kubernetesCache, 'debian')).filter((f) => f.endsWith('.deb')).sort().map((f) => join(kubernetesCache, 'debian', f));
+  } catch { /* not built yet */ }
+  if (!runtime.length || !own.every((f) => existsSync(f))) return undefined;
+  return [...own, ...runtime];
+}
+
+export interface PrepareOptions {
+  kubernetesCache: string;
+  repository(): Promise<AptRepository>;
+  build: BuildRunner;
+  logger: Logger;
+}
+
+/** Builds the version when the cache lacks it, then publishes its packages; idempotent. */
+export async function prepareKubernetes(version: string, options: PrepareOptions, progress: (message: string) => void = () => {}): Promise<void> {
+  debianRevision(version); // a bad version is refused before anything runs
+  version = version.startsWith('v') ? version : `v${version}`;
+  let debs = versionDebs(options.kubernetesCache, version);
+  if (!debs) {
+    progress(`building Kubernetes ${version} (scripts/build-kubernetes.sh; tens of minutes the first time)`);
+    try {
+      await options.build(version, progress);
+    } catch (e) {
+      throw new ProviderError(`building Kubernetes ${version} failed: ${(e as Error).message}`, { cause: e });
+    }
+    debs = versionDebs(options.kubernetesCache, version);
+    if (!debs) throw new ProviderError(`scripts/build-kubernetes.sh ${version} finished without the packages in ${join(options.kubernetesCache, version)}`);
+  }
+  // Only what is not published yet (the images package alone is ~150 MB); add() re-indexes once.
+  const repo = await options.repository();
+  const size = (file: string) => { try { return statSync(file).size; } catch { return -1; } };
+  const fresh = debs.filter((deb) => size(join(repo.published, basename(deb))) !== size(deb));
+  if (fresh.length) await repo.add(...fresh);
+  options.logger.info({ version, packages: debs.length, added: fresh.length }, 'Kubernetes packages published to the local apt repository');
+}
+
+/** The real build: bash scripts/build-kubernetes.sh VERSION --cache DIR, its output streamed line by line. */
+export function scriptBuildRunner(herdCacheDir: string, logger: Logger): BuildRunner {
+  return (version, progress) => new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('bash', [BUILD_SCRIPT, version, '--cache', herdCacheDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const onLine = (line: string) => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      logger.debug({ line }, 'build-kubernetes');
+      progress(line);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    const timer = setTimeout(() => child.kill('SIGTERM'), BUILD_TIMEOUT_MS);
+    child.once('error', (e) => { clearTimeout(timer); reject(e); });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`exit ${code ?? signal}:\n${tail.join('\n')}`));
+    });
+  });
+}
