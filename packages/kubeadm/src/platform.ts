@@ -33,8 +33,18 @@ export interface Platform {
   files(node: string): File[];
   /** Extra or overriding units for a node. */
   units(node: string): Unit[];
-  /** A per-node KubeletConfiguration patch (kubeadm patches, strategic merge), or undefined. */
+  /** A per-node KubeletConfiguration patch (kubeadm patches, strategic merge); undefined for every node or for none. */
   kubeletPatch(node: string): string | undefined;
+  /**
+   * Whether the node may load kernel modules (overlay, br_netfilter) and set the bridge
+   * netfilter sysctl that needs br_netfilter; default true. Containers such as nspawn
+   * machines share the host's kernel and cannot.
+   */
+  loadKernelModules?: boolean;
+  /** containerd's sandbox image for a Kubernetes version, when the platform knows it (its images are bundled). */
+  pauseImage?(version: string): string | undefined;
+  /** Exact versions of the Debian packages nodes need (containerd, runc, …) that the platform serves; Git's os.packages win. */
+  debianVersions?(): Record<string, string>;
 }
 
 /** A VM or bare-metal machine with cgroup v2 and a registry in reach: nothing special. */

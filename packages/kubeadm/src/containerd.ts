@@ -1,0 +1,72 @@
+/**
+ * The container runtime's files for the kubelet: containerd's configuration (shipped as a
+ * File, not through NodeSpec.containerd, so the platform's settings reach it) and the CNI
+ * network the node's pods get.
+ */
+import type { Platform } from './platform.js';
+import * as valid from './validate.js';
+
+export const CONTAINERD_CONFIG_PATH = '/etc/containerd/config.toml';
+export const CNI_CONF_DIR = '/etc/cni/net.d';
+/** Where Debian's containernetworking-plugins installs the plugins. */
+export const CNI_BIN_DIR = '/usr/lib/cni';
+export const CNI_CONFIG_PATH = `${CNI_CONF_DIR}/10-herd-bridge.conflist`;
+
+/**
+ * containerd 1.6+ (config version 2) for the kubelet:
+ * - `sandbox_image`: the pause image kubeadm lists for the version (containerd's own default
+ *   is older, and an air-gapped node has only the listed one);
+ * - `SystemdCgroup` matches the kubelet's cgroup driver (a mismatch makes pods fail);
+ * - `snapshotter`, `restrict_oom_score_adj`, `NoNewKeyring` only where the platform needs
+ *   them (platform.ts says why);
+ * - CNI plugins where Debian installs them.
+ */
+export function containerdConfig(o: { platform: Platform; pauseImage: string }): string {
+  const { containerd, cgroupDriver, name } = o.platform;
+  const image = valid.word('pauseImage', o.pauseImage);
+  const snapshotter = containerd.snapshotter === undefined ? '' : `    snapshotter = "${valid.word('platform.containerd.snapshotter', containerd.snapshotter)}"\n`;
+  return `# Written by herd (@herd/kubeadm) for ${name} machines
+version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${image}"
+${containerd.restrictOomScoreAdj ? '  restrict_oom_score_adj = true\n' : ''}
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+${snapshotter}    default_runtime_name = "runc"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = ${cgroupDriver === 'systemd'}
+${containerd.noNewKeyring ? '        NoNewKeyring = true\n' : ''}
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "${CNI_BIN_DIR}"
+    conf_dir = "${CNI_CONF_DIR}"
+`;
+}
+
+/**
+ * A bridge network for the node's pods from its own range (the one the API assigned to the
+ * Node, spec.podCIDR), from Debian's plugins: bridge cni0 as gateway with masquerading,
+ * host-local addresses, portmap. Pods on one node reach each other and the outside; routes
+ * between nodes' ranges are not part of it.
+ */
+export function cniBridgeConfig(o: { podCidr: string }): string {
+  valid.cidr('podCidr', o.podCidr);
+  return `${JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'herd-pods',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'cni0',
+        isGateway: true,
+        ipMasq: true,
+        hairpinMode: true,
+        ipam: { type: 'host-local', ranges: [[{ subnet: o.podCidr }]], routes: [{ dst: '0.0.0.0/0' }] },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  }, null, 2)}\n`;
+}

@@ -1,0 +1,119 @@
+/**
+ * Everything a machine needs to become a Kubernetes node through kubeadm, as parts of its
+ * NodeSpec (the agent converges them): packages at exact versions, files, units, sysctls and
+ * kernel modules, per role and platform. Pure. The kubelet's own unit is not among them:
+ * the kubelet package enables it, kubeadm starts it at init/join, and the coordinator
+ * restarts it by an operation after an upgrade.
+ */
+import type { File, Package, Unit } from '@herd/proto';
+import { PATCHES_DIR } from './config.js';
+import { CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, cniBridgeConfig, containerdConfig } from './containerd.js';
+import { ENDPOINT_PACKAGES, HAPROXY_CONFIG_PATH, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH, endpointFiles, type ControlPlaneEndpoint } from './endpoint.js';
+import { InvalidProfileInput } from './errors.js';
+import type { Platform } from './platform.js';
+import * as valid from './validate.js';
+import { debianVersion } from './version.js';
+
+/** Kubernetes' own packages, at the cluster's version (pkgs.k8s.io's names; ours are built the same way). */
+export const KUBERNETES_PACKAGES = ['kubeadm', 'kubelet', 'kubectl'] as const;
+/** What every node needs from Debian: the runtime, the CNI plugins, and the tools kubeadm's preflight checks ask for. */
+export const NODE_DEBIAN_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'conntrack', 'iptables', 'ethtool', 'socat', 'ebtables'] as const;
+export const KUBELET_PATCH_PATH = `${PATCHES_DIR}/kubeletconfiguration+strategic.yaml`;
+
+export interface NodeProfileInput {
+  role: 'control-plane' | 'worker';
+  node: string;
+  address: string;
+  version: string;
+  platform: Platform;
+  /** The pause image kubeadm lists for `version` (`kubeadm config images list`), containerd's sandbox image. */
+  pauseImage: string;
+  /**
+   * Exact Debian versions (NodeSpec packages have no "any version") for every name
+   * requiredDebianPackages() lists; other entries are ignored. Typically the profile's os.packages.
+   */
+  debianPackages: Readonly<Record<string, string>>;
+  /** This node's pod range, once the API assigned it (Node spec.podCIDR); no CNI file before. */
+  podCidr?: string;
+  /** The VIP endpoint, for control planes when there is more than one; ignored on workers. */
+  endpoint?: ControlPlaneEndpoint;
+}
+
+export interface NodeParts {
+  packages: Package[];
+  files: File[];
+  units: Unit[];
+  sysctls: Record<string, string>;
+  kernelModules: string[];
+}
+
+function servesEndpoint(o: Pick<NodeProfileInput, 'role' | 'endpoint'>): o is { role: 'control-plane'; endpoint: ControlPlaneEndpoint } {
+  return o.role === 'control-plane' && o.endpoint !== undefined;
+}
+
+/** The Debian packages (besides Kubernetes' own) whose exact versions nodeParts needs in debianPackages. */
+export function requiredDebianPackages(o: Pick<NodeProfileInput, 'role' | 'endpoint'>): string[] {
+  return [...NODE_DEBIAN_PACKAGES, ...(servesEndpoint(o) ? ENDPOINT_PACKAGES : [])];
+}
+
+/** Entries with the same key later in the list replace earlier ones (the platform's own override ours). */
+function byKey<T>(key: (item: T) => string, ...lists: T[][]): T[] {
+  const merged = new Map<string, T>();
+  for (const item of lists.flat()) {
+    merged.delete(key(item));
+    merged.set(key(item), item);
+  }
+  return [...merged.values()];
+}
+
+function packages(o: NodeProfileInput): Package[] {
+  const names = requiredDebianPackages(o);
+  const missing = names.filter((n) => !o.debianPackages[n]);
+  if (missing.length) {
+    throw new InvalidProfileInput('debianPackages', `no exact version for ${missing.join(', ')} (a ${o.role}${servesEndpoint(o) ? ' serving the VIP' : ''} needs ${names.join(', ')})`);
+  }
+  const kubernetesVersion = debianVersion(o.version);
+  return [
+    // Held: an unattended upgrade must never move the kubelet or the runtime under a running node.
+    ...KUBERNETES_PACKAGES.map((name) => ({ name, version: kubernetesVersion, hold: true, allowDowngrade: false })),
+    ...names.map((name) => ({ name, version: o.debianPackages[name]!, hold: true, allowDowngrade: false })),
+  ];
+}
+
+function units(o: NodeProfileInput): Unit[] {
+  const running = (name: string, restartOn: string[]): Unit => ({ name, content: '', enabled: true, running: true, restartOn });
+  return [
+    running('containerd.service', [CONTAINERD_CONFIG_PATH]),
+    ...(servesEndpoint(o)
+      ? [running('haproxy.service', [HAPROXY_CONFIG_PATH]), running('keepalived.service', [KEEPALIVED_CONFIG_PATH, KEEPALIVED_CHECK_PATH])]
+      : []),
+  ];
+}
+
+function files(o: NodeProfileInput): File[] {
+  const patch = o.platform.kubeletPatch(o.node);
+  return [
+    { path: CONTAINERD_CONFIG_PATH, content: containerdConfig({ platform: o.platform, pauseImage: o.pauseImage }), mode: 0o644 },
+    ...(o.podCidr === undefined ? [] : [{ path: CNI_CONFIG_PATH, content: cniBridgeConfig({ podCidr: o.podCidr }), mode: 0o644 }]),
+    ...(patch === undefined ? [] : [{ path: KUBELET_PATCH_PATH, content: patch, mode: 0o644 }]),
+    ...(servesEndpoint(o) ? endpointFiles(o.endpoint, { name: o.node, address: o.address }) : []),
+  ];
+}
+
+/**
+ * The node's parts for its NodeSpec. Kernel modules and the bridge sysctl only where the
+ * platform can load modules (br_netfilter makes bridged pod traffic pass iptables, which
+ * kube-proxy relies on); IP forwarding everywhere (kubeadm's preflight checks it).
+ */
+export function nodeParts(o: NodeProfileInput): NodeParts {
+  valid.nodeName('node', o.node);
+  valid.address('address', o.address);
+  const modules = o.platform.loadKernelModules !== false;
+  return {
+    packages: byKey((p) => p.name ?? '', packages(o), o.platform.packages(o.version)),
+    files: byKey((f) => f.path ?? '', files(o), o.platform.files(o.node)),
+    units: byKey((u) => u.name ?? '', units(o), o.platform.units(o.node)),
+    sysctls: { 'net.ipv4.ip_forward': '1', ...(modules ? { 'net.bridge.bridge-nf-call-iptables': '1' } : {}) },
+    kernelModules: modules ? ['overlay', 'br_netfilter'] : [],
+  };
+}
