@@ -3,65 +3,25 @@
 // coordinator (`herd up`) runs throughout while commits change the repository.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AptRepository } from '@herd/aptrepo';
 import { commit, git, tempDir } from '../support.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const HERD = join(ROOT, 'packages/cli/dist/main.js');
+import { Coordinator, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const cluster = (o: { workers: number; version: string; somaxconn: number; broken?: boolean }) => `apiVersion: herd.dev/v1
 kind: Cluster
 metadata: { name: e2e }
 spec:
   provider: { kind: local }
-  kubernetes: { version: 1.34.2 }
+  kubernetes: { version: 1.34.4 }
   os:
     packages: { herd-e2e-tool: "${o.version}" }
     sysctls: { net.core.somaxconn: ${o.somaxconn} }
   pools:
     - { name: workers, replicas: ${o.broken ? 'many' : o.workers} }
 `;
-
-function herd(args: string[]) {
-  const r = spawnSync(process.execPath, [HERD, ...args], { encoding: 'utf8', cwd: ROOT });
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-interface Status {
-  coordinator: unknown;
-  status: { time: string; commit?: string; rejected?: { commit?: string; errors: { file: string; line: number; field: string }[] }; converged: boolean;
-    clusters: { machines: { name: string; addresses: string[]; converged: boolean; agent: { commit: string; driftCorrected: { step: string; item: string }[] } | null }[] }[] } | null;
-}
-
-/** Polls `herd status --output json` until `check` holds (a hang guard, not a timing assertion). */
-async function until(repo: string, state: string, what: string, check: (s: NonNullable<Status['status']>) => boolean, timeoutMs = 240_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last: Status | undefined;
-  while (Date.now() < deadline) {
-    const r = herd(['status', repo, '--state', state, '--output', 'json']);
-    if (r.code === 0) {
-      last = JSON.parse(r.stdout) as Status;
-      if (last.status && check(last.status)) return last.status;
-    }
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.status, null, 1)?.slice(0, 3000)}`);
-}
-
-/** Runs a command inside a local machine, found through the provider's record of it. */
-function inside(state: string, machine: string, ...command: string[]): string {
-  const nspawn = readFileSync(join(state, 'providers/local/machines', machine, 'nspawn.pid'), 'utf8').trim();
-  const leader = readFileSync(`/proc/${nspawn}/task/${nspawn}/children`, 'utf8').trim().split(/\s+/)[0]!;
-  const r = spawnSync('nsenter', ['-t', leader, '-a', ...command], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command.join(' ')} in ${machine}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-const machinesOf = (s: NonNullable<Status['status']>) => s.clusters[0]?.machines ?? [];
 
 test('herd up from Git to converged machines; commits change them; drift is reverted; a broken commit is refused; herd down leaves nothing', { timeout: 900_000 }, async (t) => {
   const root = tempDir(t, 'herd-e2e-');
@@ -76,21 +36,13 @@ test('herd up from Git to converged machines; commits change them; drift is reve
     await apt.add(await apt.buildPackage({ name: 'herd-e2e-tool', version, files: { '/usr/share/herd-e2e-tool/VERSION': `${version}\n` } }));
   }
 
-  let up: ChildProcess | undefined;
-  const log: string[] = [];
+  const up = new Coordinator([repo, '--ref', 'main', '--state', state, '--interval', '2s']);
   t.after(async () => {
-    if (up && up.exitCode === null) { up.kill('SIGTERM'); await new Promise((r) => up!.once('exit', r)); }
+    await up.stop();
     herd(['down', repo, '--state', state]);
   });
-  const startUp = () => {
-    up = spawn(process.execPath, [HERD, 'up', repo, '--ref', 'main', '--state', state, '--interval', '2s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout!.on('data', (d) => log.push(String(d)));
-    up.stderr!.on('data', (d) => log.push(String(d)));
-  };
-  const stopUp = async () => {
-    up!.kill('SIGTERM');
-    assert.equal(await new Promise((r) => up!.once('exit', r)), 130, log.join('').slice(-2000));
-  };
+  const startUp = () => up.start();
+  const stopUp = async () => assert.equal(await up.stop(), 130, up.tail());
   startUp();
 
   // 1. Three machines (1 control plane, 2 workers), agents enrolled, converged to the first commit.
@@ -138,7 +90,7 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 4096 }) });
   const again = herd(['up', repo, '--ref', 'main', '--state', state, '--exit-when-converged', '--timeout', '4m', '--output', 'json']);
   assert.equal(again.code, 0, again.stderr.slice(-2000));
-  const result = JSON.parse(again.stdout) as { phases: Record<string, number>; status: NonNullable<Status['status']> };
+  const result = JSON.parse(again.stdout) as { phases: Record<string, number>; status: FleetStatus };
   assert.equal(result.phases.machines, undefined, 'no machine was created');
   assert.deepEqual(machinesOf(result.status).map((m) => m.name).sort(), [...remaining].sort());
   assert.ok(machinesOf(result.status).every((m) => m.agent?.commit === head));

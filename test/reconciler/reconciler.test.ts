@@ -6,22 +6,40 @@ import { join } from 'node:path';
 import { GitSource } from '@herd/source';
 import { Reconciler, type FleetStatus, type ReconcilerOptions } from '@herd/reconciler';
 import { LABEL } from '@herd/planner';
-import { silentLogger } from '@herd/sys';
+import { SecretStore } from '@herd/coordinator';
+import { nodeFileSystem, silentLogger } from '@herd/sys';
 import { FakeCloud } from '../providers/fake-cloud.js';
 import { eventually, startTestCoordinator } from '../coordinator/harness.js';
 import { commit, git, tempDir } from '../support.js';
 
-const CLUSTER = (workers: number, sysctl = '1', version = '1.34.2') => `apiVersion: herd.dev/v1
+// A cloud's machines pull what they run, so Git pins the runtime's Debian packages too.
+const CLUSTER = (workers: number, sysctl = '1', version = '1.34.4') => `apiVersion: herd.dev/v1
 kind: Cluster
 metadata: { name: shop }
 spec:
   kubernetes: { version: ${version} }
   os:
     sysctls: { vm.swappiness: ${sysctl} }
-    packages: { jq: 1.6-2.1 }
+    packages:
+      jq: 1.6-2.1
+      containerd: 1.6.20~ds1-1+deb12u2
+      runc: 1.1.5+ds1-1+deb12u1
+      containernetworking-plugins: 1.1.1+ds1-3+b17
+      conntrack: 1:1.4.7-1+b2
+      iptables: 1.8.9-2
+      ethtool: 1:6.1-1
+      socat: 1.7.4.4-2
+      ebtables: 2.0.11-5
   pools:
     - { name: web, replicas: ${workers} }
 `;
+
+/**
+ * Every pool has its machines and every agent converged its spec. The fake cloud's agents run
+ * no operations (no kubeadm), so the Kubernetes side never starts: that is the e2e tests' part.
+ */
+const machinesConverged = (status: FleetStatus) => status.clusters.every((c) =>
+  c.pools.every((p) => p.machines === p.desired) && c.machines.every((m) => m.converged));
 
 async function world(t: Parameters<typeof tempDir>[0]) {
   const root = tempDir(t);
@@ -35,6 +53,8 @@ async function world(t: Parameters<typeof tempDir>[0]) {
   const makeReconciler = (overrides: Partial<ReconcilerOptions> = {}) => new Reconciler({
     read: () => source.read(),
     coordinator: coordinator.coordinator,
+    secrets: new SecretStore(join(root, 'state'), nodeFileSystem()),
+    holder: 'herd-test',
     provider: async () => cloud.provider(),
     agentArtifact: () => '/not-used-by-the-fake-cloud',
     logger: silentLogger(),
@@ -44,7 +64,10 @@ async function world(t: Parameters<typeof tempDir>[0]) {
   /** Rounds until converged (agents answer asynchronously); the last status. */
   const converge = async () => {
     let status: FleetStatus | undefined;
-    await eventually(async () => (status = await reconciler.round()).converged, 'the fleet to converge');
+    await eventually(async () => {
+      await reconciler.idle();
+      return machinesConverged(status = await reconciler.round());
+    }, 'the machines to converge');
     return status!;
   };
   return { repo, cloud, coordinator, reconciler, makeReconciler, converge };
@@ -61,13 +84,15 @@ test('a commit becomes machines with enrolled agents converged to their spec', a
     { name: 'control-plane', role: 'control-plane', desired: 1, machines: 1 },
     { name: 'web', role: 'worker', desired: 2, machines: 2 },
   ]);
-  assert.equal(status.clusters[0]!.reason, '');
+  assert.equal(status.clusters[0]!.reason, 'Kubernetes not initialized yet; holding: waiting for a control-plane machine whose agent can run kubeadm init', 'what holds is said');
   for (const name of [...names(cloud, 'control-plane'), ...names(cloud, 'web')]) {
     const spec = cloud.engine(name)!.last!;
     assert.equal(spec.hostname, name);
     assert.equal(spec.commit, head);
-    assert.deepEqual(spec.sysctls, { 'vm.swappiness': '1' });
-    assert.deepEqual(spec.packages.map((p) => `${p.name}=${p.version}`), ['jq=1.6-2.1']);
+    assert.equal(spec.sysctls['vm.swappiness'], '1');
+    const versions = Object.fromEntries(spec.packages.map((p) => [p.name, p.version]));
+    assert.equal(versions.jq, '1.6-2.1', 'Git\'s packages');
+    assert.equal(versions.kubelet, '1.34.4-1.1', 'the Kubernetes node profile\'s');
   }
   assert.ok(status.clusters[0]!.machines.every((m) => m.agent?.connected && m.converged));
 });
@@ -125,7 +150,7 @@ test('a restarted coordinator adopts the machines that exist and creates nothing
   await coordinator.stop();
   await coordinator.restart();
   const again = makeReconciler({ coordinator: coordinator.coordinator });
-  await eventually(async () => (await again.round()).converged, 'the restarted coordinator to see the fleet converged');
+  await eventually(async () => machinesConverged(await again.round()), 'the restarted coordinator to see the fleet converged');
   assert.deepEqual([...cloud.machines.keys()].sort(), machines);
 });
 

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProviderSpec } from '@herd/api';
-import { directoryStore, startCoordinator, type Coordinator } from '@herd/coordinator';
+import { directoryStore, SecretStore, startCoordinator, type Coordinator } from '@herd/coordinator';
 import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import '@herd/provider-static';
@@ -187,6 +187,10 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       return snapshot;
     },
     coordinator,
+    secrets: new SecretStore(stateDir, nodeFileSystem()),
+    // The CA identifies this coordinator across restarts: it resumes what it started at once,
+    // while another coordinator waits for the lease to expire.
+    holder: `herd-${coordinator.caHash.replace(/^sha256:/, '').slice(0, 16)}`,
     provider: (cluster) => providers.get(cluster.metadata.name, cluster.spec.provider),
     agentArtifact: () => (artifact ??= ensureAgentArtifact(logger)),
     ...(options.cluster ? { cluster: options.cluster } : {}),
@@ -204,6 +208,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       let wake: (() => void) | undefined;
       const poke = () => wake?.();
       for (const event of ['status', 'hello', 'disconnect'] as const) coordinator.nodes.on(event, poke);
+      reconciler.on('actions-done', poke);
       try {
         while (!signal.aborted) {
           try {
@@ -222,10 +227,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         }
       } finally {
         for (const event of ['status', 'hello', 'disconnect'] as const) coordinator.nodes.off(event, poke);
+        reconciler.off('actions-done', poke);
       }
     },
     // The record stays: its port is where the agents will look for the next coordinator.
     async close() {
+      await reconciler.idle();
       await coordinator.close();
       await providers.close();
     },

@@ -36,6 +36,10 @@ export class Progress {
     reconciler.on('machine-created', (cluster, machine) => { at('machines'); this.line(`${cluster}: machine ${machine} created`); });
     reconciler.on('agent-installed', (cluster, machine) => { at('agents'); this.line(`${cluster}: agent installed on ${machine}`); });
     reconciler.on('machine-deleted', (cluster, machine) => this.line(`${cluster}: machine ${machine} deleted`));
+    reconciler.on('action', (cluster, phase, description, durationMs) => {
+      if (phase === 'done' && description.startsWith('init')) at('kubernetes');
+      this.line(`${cluster}: ${phase === 'started' ? '' : `${phase} `}${description}${phase === 'done' ? ` (${formatDuration(durationMs)})` : ''}`);
+    });
     reconciler.on('rejected', (commit, errors) => this.line(`commit ${commit?.slice(0, 12) ?? '(working tree)'} refused: ${errors} error${errors === 1 ? '' : 's'} (herd validate shows them); the last good state stays in force`));
     reconciler.on('round', (status) => {
       if (status.converged && !this.marks.has('converged')) at('converged');
@@ -48,10 +52,10 @@ export class Progress {
     this.status = '';
   }
 
-  /** Milliseconds spent in each phase: setup (artifact, coordinator), machines, agent install, enrollment and convergence. */
+  /** Milliseconds spent in each phase: setup (artifact, coordinator, Kubernetes packages), machines, agent install, kubeadm init, joins until every node is Ready. */
   phases(): Record<string, number> {
-    const order = ['coordinator', 'machines', 'agents', 'converged'];
-    const names: Record<string, string> = { coordinator: 'setup', machines: 'machines', agents: 'agentInstall', converged: 'enrollAndConverge' };
+    const order = ['coordinator', 'machines', 'agents', 'kubernetes', 'converged'];
+    const names: Record<string, string> = { coordinator: 'setup', machines: 'machines', agents: 'agentInstall', kubernetes: 'kubeadmInit', converged: 'joinAndReady' };
     const out: Record<string, number> = {};
     let previous = this.start;
     for (const mark of order) {
@@ -79,7 +83,8 @@ function summarize(status: FleetStatus, elapsedMs: number): string {
     const desired = c.pools.reduce((n, p) => n + p.desired, 0);
     const enrolled = c.machines.filter((m) => m.agent).length;
     const converged = c.machines.filter((m) => m.converged).length;
-    return `${c.name}: machines ${c.machines.length}/${desired}, agents ${enrolled}/${desired}, converged ${converged}/${desired}`;
+    const ready = c.kubernetes?.nodes.filter((n) => n.ready).length ?? 0;
+    return `${c.name}: machines ${c.machines.length}/${desired}, agents ${enrolled}/${desired}, converged ${converged}/${desired}, nodes Ready ${ready}/${desired}`;
   });
   const rejected = status.rejected ? ' [newest commit refused]' : '';
   return `[${formatDuration(elapsedMs)}] ${parts.join(' | ') || 'no clusters'}${rejected}`;

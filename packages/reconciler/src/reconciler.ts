@@ -1,11 +1,15 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster } from '@herd/api';
-import type { Coordinator } from '@herd/coordinator';
-import { LABEL, buildNodeSpec, orphanedMachines, planMachines, poolsOf, type MachineAction, type PoolPlan } from '@herd/planner';
-import type { NodeSession } from "@herd/proto";
+import type { Coordinator, SecretStore } from '@herd/coordinator';
+import { LABEL, machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type PoolPlan } from '@herd/planner';
+import type { AptSource, NodeSession } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import type { Snapshot } from '@herd/source';
 import { systemClock, type Clock, type Logger } from '@herd/sys';
+import { kubeVersion } from '@herd/kubeadm';
+import { ClusterLifecycle, type ActionEvent, type AgentChannel, type KubernetesStatus } from './kubernetes/lifecycle.js';
+import { kubernetesNodeSpec } from './kubernetes/node-spec.js';
+import { agentConverged } from './kubernetes/observe.js';
 import type { ClusterStatus, FleetStatus, MachineStatus } from './status.js';
 
 export interface ReconcilerOptions {
@@ -16,7 +20,11 @@ export interface ReconcilerOptions {
    * starts on a commit that does not validate, that one stays in force, not nothing.
    */
   lastGood?: { commit: string; read(commit: string): Promise<Snapshot> };
-  coordinator: Pick<Coordinator, 'nodes' | 'tokens' | 'caHash' | 'port'>;
+  coordinator: Pick<Coordinator, 'tokens' | 'caHash' | 'port'> & { nodes: Pick<Coordinator['nodes'], 'assign' | 'sessions'> & AgentChannel };
+  /** Where each cluster's admin credentials are kept (encrypted). */
+  secrets: SecretStore;
+  /** Who this coordinator is in each cluster's lease: the same after a restart, so it resumes what it started. */
+  holder: string;
   /** The provider for a cluster (the caller caches them). */
   provider(cluster: Cluster): Promise<Provider>;
   /** Directory of the agent artifact installed on new machines (scripts/build-agent.mjs); asked for only when one is needed. */
@@ -38,6 +46,10 @@ export interface ReconcilerEvents {
   'machine-created': [cluster: string, machine: string];
   'agent-installed': [cluster: string, machine: string];
   'machine-deleted': [cluster: string, machine: string];
+  /** A cluster's Kubernetes actions finished: time for a round. */
+  'actions-done': [cluster: string];
+  /** A Kubernetes action (init, join, upgrade, …) started, finished or failed. */
+  action: [cluster: string, ...event: ActionEvent];
   assigned: [cluster: string, machine: string, generation: number];
   rejected: [commit: string | undefined, errors: number];
   round: [status: FleetStatus];
@@ -54,11 +66,14 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   private inForce?: Snapshot;
   private rejected?: FleetStatus['rejected'];
   /** The spec last handed to each node, to hand a new one only when it changed. */
-  private readonly assigned = new Map<string, string>();
+  private readonly assigned = new Map<string, { text: string; generation: number }>();
   /** When the agent was last installed on a machine (or the machine first seen), to retry an install that never enrolled. */
   private readonly installed = new Map<string, number>();
   private readonly clock: Clock;
   private last?: FleetStatus;
+  private readonly lifecycles = new Map<string, ClusterLifecycle>();
+  /** What the latest round knew of each cluster, for specs handed out between rounds (by the lifecycle). */
+  private readonly latest = new Map<string, { cluster: Cluster; machines: Machine[]; commit: string; aptSources: AptSource[] }>();
 
   constructor(private readonly options: ReconcilerOptions) {
     super();
@@ -124,46 +139,51 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       log.error({ err: e }, 'cannot list machines');
       return { status: this.clusterStatus(cluster, [], `cannot list machines: ${(e as Error).message}`), seen: [] };
     }
-    const mine = machines.filter((m) => m.labels[LABEL.cluster] === name);
-    const taken = new Set(machines.map((m) => m.name));
-    const plan = planMachines(cluster, mine, (pool) => {
-      const fresh = provider.newMachineName(name, pool.name, taken);
-      taken.add(fresh);
-      return fresh;
-    });
-
+    let mine = machines.filter((m) => m.labels[LABEL.cluster] === name);
     const failures: string[] = [];
-    const act = async (action: MachineAction) => {
-      try {
-        if (action.type === 'create') await this.createMachine(provider, cluster, action, log);
-        else await this.deleteMachine(provider, action, log);
-      } catch (e) {
-        log.error({ err: e, machine: action.name, action: action.type }, `cannot ${action.type} machine`);
-        failures.push(`${action.type} ${action.name}: ${(e as Error).message}`);
-      }
-    };
-    const creates = plan.actions.filter((a) => a.type === 'create');
-    for (let i = 0; i < creates.length; i += this.options.parallelCreates ?? 3) {
-      await Promise.all(creates.slice(i, i + (this.options.parallelCreates ?? 3)).map(act));
-    }
-    for (const action of plan.actions.filter((a) => a.type === 'delete')) await act(action);
-
-    if (plan.actions.length) {
-      mine.splice(0, mine.length, ...(await provider.list({ [LABEL.cluster]: name }).catch(() => mine)));
-    }
+    const lifecycle = this.lifecycleOf(name);
+    let plan: ClusterPlan = { actions: [], holds: [] };
     try {
-      await this.assignAll(provider, cluster, mine, commit, log);
+      plan = await lifecycle.round(cluster, provider, mine);
+    } catch (e) {
+      log.error({ err: e }, 'cannot observe the cluster');
+      failures.push(`observe: ${(e as Error).message}`);
+    }
+
+    // New machines are made within the round (their agents then converge and join later);
+    // everything else the plan asks runs in the background (lifecycle.start).
+    const taken = new Set(machines.map((m) => m.name));
+    const creates = plan.actions.filter((a) => a.type === 'create');
+    const parallel = this.options.parallelCreates ?? 3;
+    for (let i = 0; i < creates.length; i += parallel) {
+      await Promise.all(creates.slice(i, i + parallel).map(async (action) => {
+        const fresh = provider.newMachineName(name, action.pool, taken);
+        taken.add(fresh);
+        try {
+          await this.createMachine(provider, cluster, action.pool, fresh, action.reason, log);
+        } catch (e) {
+          log.error({ err: e, machine: fresh }, 'cannot create machine');
+          failures.push(`create ${fresh}: ${(e as Error).message}`);
+        }
+      }));
+    }
+    if (creates.length) mine = await provider.list({ [LABEL.cluster]: name }).catch(() => mine);
+    try {
+      const aptSources = (await provider.aptSources?.()) ?? [];
+      this.latest.set(name, { cluster, machines: mine, commit, aptSources });
+      await this.assignAll(provider, cluster, mine, log);
     } catch (e) {
       failures.push(`assign: ${(e as Error).message}`);
     }
+    lifecycle.start(cluster, mine, plan);
     if (failures.length) error = failures.join('; ');
     return { status: this.clusterStatus(cluster, mine, error), seen: machines };
   }
 
-  private async createMachine(provider: Provider, cluster: Cluster, action: Extract<MachineAction, { type: 'create' }>, log: Logger): Promise<void> {
-    const pool = poolsOf(cluster).find((p) => p.name === action.pool)!;
-    log.info({ machine: action.name, pool: action.pool, reason: action.reason }, 'creating machine');
-    const machine = await provider.create({ name: action.name, labels: action.labels, shape: pool.shape });
+  private async createMachine(provider: Provider, cluster: Cluster, poolName: string, name: string, reason: string, log: Logger): Promise<void> {
+    const pool = poolsOf(cluster).find((p) => p.name === poolName)!;
+    log.info({ machine: name, pool: poolName, reason }, 'creating machine');
+    const machine = await provider.create({ name, labels: machineLabels(cluster, pool), shape: pool.shape });
     this.emit('machine-created', cluster.metadata.name, machine.name);
     await this.installAgent(provider, cluster.metadata.name, machine.name, log);
   }
@@ -178,33 +198,79 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     this.emit('agent-installed', cluster, machine);
   }
 
-  private async deleteMachine(provider: Provider, action: Extract<MachineAction, { type: 'delete' }>, log: Logger): Promise<void> {
-    log.info({ machine: action.name, reason: action.reason }, 'deleting machine');
+  private async deleteMachine(provider: Provider, cluster: string, name: string, log: Logger): Promise<void> {
+    log.info({ machine: name }, 'deleting machine');
     // The provider stops the machine in order first, so its agent ends its round cleanly.
-    await provider.delete(action.name);
-    const key = `${action.cluster}/${action.name}`;
+    await provider.delete(name);
+    const key = `${cluster}/${name}`;
     this.assigned.delete(key);
     this.installed.delete(key);
-    this.emit('machine-deleted', action.cluster, action.name);
+    this.emit('machine-deleted', cluster, name);
+  }
+
+  private lifecycleOf(name: string): ClusterLifecycle {
+    let lifecycle = this.lifecycles.get(name);
+    if (!lifecycle) {
+      const log = this.options.logger.child({ cluster: name });
+      lifecycle = new ClusterLifecycle({
+        cluster: name,
+        agents: this.options.coordinator.nodes,
+        secrets: this.options.secrets,
+        holder: this.options.holder,
+        assign: (machine) => this.assignMachine(name, machine, log),
+        deleteMachine: async (machine) => this.deleteMachine(await this.options.provider(this.latest.get(name)!.cluster), name, machine, log),
+        logger: log,
+        clock: this.clock,
+      });
+      lifecycle.on('done', () => this.emit('actions-done', name));
+      lifecycle.on('action', (...event) => this.emit('action', name, ...event));
+      this.lifecycles.set(name, lifecycle);
+    }
+    return lifecycle;
+  }
+
+  /** Waits for every cluster's Kubernetes actions in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.lifecycles.values()].map((l) => l.idle()));
+  }
+
+  /** The admin kubeconfig of a cluster, once `kubeadm init` has run. */
+  kubeconfig(cluster: string): string | undefined {
+    return this.lifecycles.get(cluster)?.kubeconfig;
+  }
+
+  /**
+   * Hands a machine its spec as the latest round and the lifecycle see it, when it changed;
+   * returns the generation the machine should reach.
+   */
+  private assignMachine(name: string, machine: string, log: Logger): number {
+    const latest = this.latest.get(name);
+    const found = latest?.machines.find((m) => m.name === machine);
+    const pool = latest && found && poolsOf(latest.cluster).find((p) => p.name === found.labels[LABEL.pool]);
+    if (!latest || !found || !pool) throw new Error(`machine ${machine} is not in cluster ${name}`);
+    const lifecycle = this.lifecycleOf(name);
+    const spec = kubernetesNodeSpec(latest.cluster, pool, machine, {
+      commit: latest.commit, aptSources: latest.aptSources, address: found.addresses[0] ?? '',
+      versions: lifecycle.versions(machine), ...lifecycle.nodeContext(machine),
+    });
+    const key = `${name}/${machine}`;
+    const text = JSON.stringify(spec);
+    if (this.assigned.get(key)?.text === text) return this.assigned.get(key)!.generation;
+    const generation = this.options.coordinator.nodes.assign({ cluster: name, node: machine }, spec);
+    this.assigned.set(key, { text, generation });
+    log.info({ machine, generation, commit: latest.commit }, 'assigned');
+    this.emit('assigned', name, machine, generation);
+    return generation;
   }
 
   /** Hands every machine of the cluster its spec, when it changed; re-installs agents that never enrolled. */
-  private async assignAll(provider: Provider, cluster: Cluster, machines: Machine[], commit: string, log: Logger): Promise<void> {
+  private async assignAll(provider: Provider, cluster: Cluster, machines: Machine[], log: Logger): Promise<void> {
     const name = cluster.metadata.name;
-    const aptSources = (await provider.aptSources?.()) ?? [];
     const sessions = new Map(this.options.coordinator.nodes.sessions(name).map((s) => [s.nodeName, s]));
     for (const machine of machines) {
-      const pool = poolsOf(cluster).find((p) => p.name === machine.labels[LABEL.pool]);
-      if (!pool) continue;
+      if (!poolsOf(cluster).some((p) => p.name === machine.labels[LABEL.pool])) continue;
       const key = `${name}/${machine.name}`;
-      const spec = buildNodeSpec(cluster, pool, machine.name, { commit, aptSources });
-      const text = JSON.stringify(spec);
-      if (this.assigned.get(key) !== text) {
-        const generation = this.options.coordinator.nodes.assign({ cluster: name, node: machine.name }, spec);
-        this.assigned.set(key, text);
-        log.info({ machine: machine.name, generation, commit }, 'assigned');
-        this.emit('assigned', name, machine.name, generation);
-      }
+      this.assignMachine(name, machine.name, log);
       // Counted from the install, or from when this process first saw the machine: an agent
       // of a restarted coordinator needs a moment (its backoff) to find it again.
       if (!this.installed.has(key)) this.installed.set(key, this.clock.now());
@@ -227,6 +293,8 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     for (const p of pools) if (p.machines !== p.desired) reasons.push(`pool ${p.name} has ${p.machines} of ${p.desired} machines`);
     const waiting = machineStatuses.filter((m) => !m.converged).map((m) => m.name);
     if (waiting.length) reasons.push(`waiting for ${waiting.join(', ')}`);
+    const kubernetes = this.lifecycles.get(name)?.status();
+    if (kubernetes) reasons.push(...kubernetesReasons(cluster, machines, kubernetes));
     if (error) reasons.push(error);
     return {
       name,
@@ -235,6 +303,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       reason: reasons.join('; '),
       pools,
       machines: machineStatuses,
+      ...(kubernetes ? { kubernetes } : {}),
       ...(error ? { error } : {}),
     };
   }
@@ -253,9 +322,7 @@ function machineStatus(machine: Machine, session: NodeSession | undefined): Mach
     rebootRequired: Boolean(status?.rebootRequired),
     driftCorrected: status?.driftCorrected ?? [],
   } : null;
-  const converged = Boolean(agent && agent.connected && !agent.unreachable && agent.desiredGeneration > 0
-    && agent.observedGeneration >= agent.desiredGeneration && !agent.lastError
-    && agent.conditions.every((c) => c.status === 'True'));
+  const converged = agentConverged(session);
   return {
     name: machine.name,
     pool: machine.labels[LABEL.pool] ?? '',
@@ -265,4 +332,22 @@ function machineStatus(machine: Machine, session: NodeSession | undefined): Mach
     agent,
     converged,
   };
+}
+
+/** Why a cluster's Kubernetes side is not what Git says yet (empty when it is). */
+function kubernetesReasons(cluster: Cluster, machines: Machine[], k: KubernetesStatus): string[] {
+  const reasons: string[] = [];
+  const version = kubeVersion(cluster.spec.kubernetes.version);
+  if (!k.initialized) reasons.push('Kubernetes not initialized yet');
+  const nodes = new Map(k.nodes.map((n) => [n.name, n]));
+  const notYet = machines.filter((m) => {
+    const node = nodes.get(m.name);
+    return !node || !node.ready || node.unschedulable || kubeVersion(node.version) !== version;
+  }).map((m) => m.name);
+  if (k.initialized && notYet.length) reasons.push(`nodes not Ready at ${version} and schedulable: ${notYet.join(', ')}`);
+  const stale = k.nodes.filter((n) => !machines.some((m) => m.name === n.name)).map((n) => n.name);
+  if (stale.length) reasons.push(`nodes without a machine: ${stale.join(', ')}`);
+  reasons.push(...k.running.map((r) => `running: ${r}`), ...k.holds.map((h) => `holding: ${h}`));
+  if (k.halted) reasons.push(`halted: ${k.halted}`);
+  return reasons;
 }

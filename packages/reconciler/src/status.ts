@@ -1,5 +1,6 @@
 import type { SpecError } from '@herd/api';
 import type { Condition, Drift } from '@herd/proto';
+import type { KubernetesStatus } from './kubernetes/lifecycle.js';
 
 export interface AgentState {
   connected: boolean;
@@ -43,6 +44,8 @@ export interface ClusterStatus {
   reason: string;
   pools: PoolStatus[];
   machines: MachineStatus[];
+  /** The Kubernetes side: API, nodes, what runs, what is held and why. */
+  kubernetes?: KubernetesStatus;
   /** The last failure acting on this cluster (provider, install), if the last round had one. */
   error?: string;
 }

@@ -1,6 +1,7 @@
 import type { ProviderSpec } from '@herd/api';
 import { LABEL } from '@herd/planner';
-import { createLogger, UsageError, UserError } from '@herd/sys';
+import { SecretStore } from '@herd/coordinator';
+import { createLogger, nodeFileSystem, UsageError, UserError } from '@herd/sys';
 import { defineCommand, outputFormat, outputOption } from '../command.js';
 import { defaultStateDir, ProviderPool, readStatusFile, repositoryReader, runningCoordinator } from '../fleet.js';
 
@@ -43,6 +44,8 @@ export const downCommand = defineCommand({
           deleted.push({ cluster: name, machine: m.name });
           if (format === 'text') stderr.write(`${name}: machine ${m.name} deleted\n`);
         }));
+        // The cluster is gone with its machines; its admin credentials go too.
+        await new SecretStore(stateDir, nodeFileSystem()).delete(name);
       }
     } finally {
       await pool.close();

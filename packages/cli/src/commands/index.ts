@@ -7,6 +7,7 @@ import { tokenCommand } from './token.js';
 import { statusCommand } from './status.js';
 import { upCommand } from './up.js';
 import { downCommand } from './down.js';
+import { kubeconfigCommand } from './kubeconfig.js';
 
 /** Every `herd` command, in the order `herd help` lists them. One file per command. */
 export const commands: Command[] = [
@@ -18,4 +19,5 @@ export const commands: Command[] = [
   coordinatorCommand,
   tokenCommand,
   statusCommand,
+  kubeconfigCommand,
 ];

@@ -1,0 +1,494 @@
+/**
+ * One cluster's Kubernetes lifecycle: observe (provider, agents, API), plan (the pure
+ * planner), execute the actions the plan allows, and plan again. Actions run in the
+ * background so a drain that takes minutes never holds up other clusters' rounds; while they
+ * run, rounds still assign specs and report status. Every disruptive action holds the
+ * cluster's lease (kube-system/herd-lifecycle) with the action recorded on it, so a
+ * coordinator that restarts mid-way resumes it (each step is idempotent) instead of leaving
+ * a node cordoned.
+ */
+import { EventEmitter } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Cluster } from '@herd/api';
+import type { ClusterSecrets, SecretStore } from '@herd/coordinator';
+import { caCertHash, DrainBlockedError, KubeClient, parseKubeconfig, type Kubeconfig } from '@herd/kube';
+import {
+  initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, upgradeConfiguration,
+  DEFAULT_PLATFORM, type ControlPlaneEndpoint, type Platform,
+} from '@herd/kubeadm';
+import { planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type Halted } from '@herd/planner';
+import type { NodeSession } from '@herd/proto';
+import type { Machine, Provider } from '@herd/provider';
+import { parseDuration, type Clock, type Logger } from '@herd/sys';
+import { agentConverged, isControlPlane, LEASE, observeCluster, readApi, type ApiView } from './observe.js';
+
+/** What a node's assignment installs: kubeadm moves first in an upgrade, the kubelet after `kubeadm upgrade`. */
+export interface NodeVersions {
+  kubeadm: string;
+  kubelet: string;
+}
+
+export interface OperationOutcome {
+  ok: boolean;
+  message: string;
+  outputs: Record<string, string>;
+}
+
+/** The coordinator's side the lifecycle uses: sessions, and one-shot operations on agents. */
+export interface AgentChannel {
+  sessions(cluster: string): NodeSession[];
+  operate(ref: { cluster: string; node: string }, op: { kind: string; args?: Record<string, string> }, options: { timeoutMs: number; signal?: AbortSignal }): Promise<OperationOutcome>;
+}
+
+export interface LifecycleOptions {
+  cluster: string;
+  agents: AgentChannel;
+  secrets: SecretStore;
+  /** Who holds the lease: stable across restarts of the same coordinator, so it resumes at once. */
+  holder: string;
+  /** Hands the machine its spec now (with this lifecycle's versions); returns the generation. */
+  assign(machine: string): number;
+  deleteMachine(name: string): Promise<void>;
+  logger: Logger;
+  clock: Clock;
+  /** Test seam: the API client for a kubeconfig. */
+  kubeClient?: (config: Kubeconfig) => KubeClient;
+}
+
+/** What `herd status` shows of a cluster's Kubernetes side. */
+export interface KubernetesStatus {
+  initialized: boolean;
+  endpoint?: string;
+  apiVersion?: string;
+  nodes: { name: string; ready: boolean; version: string; unschedulable: boolean }[];
+  /** Actions running now, each "type machine: reason". */
+  running: string[];
+  /** What the planner will not do now, and why. */
+  holds: string[];
+  halted?: string;
+  lastFailure?: string;
+}
+
+const MINUTE = 60_000;
+const LEASE_TTL_MS = 60_000;
+const OPERATION_TIMEOUT_MS = 25 * MINUTE;
+
+class StepFailed extends Error {
+  constructor(readonly step: string, message: string) {
+    super(message);
+  }
+}
+
+/** An action's start and end, for progress lines. */
+export type ActionEvent = [phase: 'started' | 'done' | 'failed', description: string, durationMs: number];
+
+export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEvent }> {
+  private kube?: KubeClient;
+  private kubeconfigText?: string;
+  private secrets?: ClusterSecrets;
+  private running?: Promise<void>;
+  private runningActions: ClusterAction[] = [];
+  private readonly pins = new Map<string, NodeVersions>();
+  private view: ApiView = { nodes: [] };
+  private lastPlan?: ClusterPlan;
+  private lastObservation?: ClusterObservation;
+  private lastFailure?: string;
+  private failedAt = 0;
+  private endpoint?: { address: string; vip?: ControlPlaneEndpoint };
+  private platform: Platform = DEFAULT_PLATFORM;
+  private readonly prepared = new Set<string>();
+  private desired = '';
+
+  constructor(private readonly options: LifecycleOptions) {
+    super();
+  }
+
+  /**
+   * Makes everything the next round's specs need ready (packages of the versions in use,
+   * the secrets, the endpoint), then observes and plans. Returns the plan.
+   */
+  async round(cluster: Cluster, provider: Provider, machines: Machine[]): Promise<ClusterPlan> {
+    this.desired = kubeVersion(cluster.spec.kubernetes.version);
+    this.platform = provider.kubernetes?.platform() ?? DEFAULT_PLATFORM;
+    await this.loadSecrets(cluster);
+    this.view = await readApi(this.kube, this.options.holder);
+    for (const version of new Set([this.desired, ...this.view.nodes.map((n) => kubeVersion(n.kubeletVersion))])) {
+      if (this.prepared.has(version) || !provider.kubernetes) continue;
+      await provider.kubernetes.prepare(version, (message) => this.options.logger.info({ version }, message));
+      this.prepared.add(version);
+    }
+    await this.resolveEndpoint(cluster, provider, machines);
+    const etcdMembers = await this.etcdMembers(cluster, machines);
+    const observation = observeCluster({
+      cluster, machines, sessions: this.options.agents.sessions(cluster.metadata.name), view: this.view,
+      initialized: Boolean(this.kube), ...(etcdMembers ? { etcdMembers } : {}),
+      assignedVersion: (m) => this.versions(m).kubelet, now: this.options.clock.now(),
+    });
+    const plan = planCluster(cluster, observation);
+    if (this.view.leaseHeldElsewhere) plan.holds.unshift({ reason: `another coordinator (${this.view.leaseHeldElsewhere}) holds the cluster's lease` });
+    this.lastPlan = plan;
+    this.lastObservation = observation;
+    return plan;
+  }
+
+  /**
+   * Starts the plan's actions in the background unless earlier ones still run: every
+   * non-disruptive one, and the first disruptive one (one node disrupted at a time, which
+   * every budget allows). Creates are the caller's (it runs them within the round).
+   */
+  start(cluster: Cluster, machines: Machine[], plan: ClusterPlan): void {
+    if (this.running || this.view.leaseHeldElsewhere || !this.lastObservation) return;
+    const observation = this.lastObservation;
+    const actions = plan.actions.filter((a) => a.type !== 'create');
+    const disruptive = actions.filter(isDisruptive);
+    // A failed remove or reboot is tried again after a pause, not in a tight loop.
+    const retryable = this.options.clock.now() - this.failedAt > MINUTE;
+    const chosen = [...actions.filter((a) => !isDisruptive(a)), ...(retryable ? disruptive.slice(0, 1) : [])];
+    if (!chosen.length) return;
+    this.runningActions = chosen;
+    this.running = Promise.all(chosen.map((action) => this.execute(cluster, machines, observation, action)))
+      .then(() => undefined)
+      .finally(() => {
+        this.running = undefined;
+        this.runningActions = [];
+        this.emit('done');
+      });
+  }
+
+  /** The versions a machine's assignment installs now. */
+  versions(machine: string): NodeVersions {
+    const pinned = this.pins.get(machine);
+    if (pinned) return pinned;
+    const node = this.view.nodes.find((n) => n.name === machine);
+    if (node) return same(kubeVersion(node.kubeletVersion));
+    // A new node joins at the version the control plane runs, never newer (the skew policy).
+    return same(this.view.api ? kubeVersion(this.view.api.version) : this.desired);
+  }
+
+  /** What a node's spec needs beyond the OS: its pod range (once assigned), the endpoint, the platform. */
+  nodeContext(machine: string): { podCidr?: string; endpoint?: ControlPlaneEndpoint; platform: Platform } {
+    const podCidr = this.view.nodes.find((n) => n.name === machine)?.podCIDR;
+    return { ...(podCidr ? { podCidr } : {}), ...(this.endpoint?.vip ? { endpoint: this.endpoint.vip } : {}), platform: this.platform };
+  }
+
+  get kubeconfig(): string | undefined {
+    return this.kubeconfigText;
+  }
+
+  status(): KubernetesStatus {
+    const describe = (a: ClusterAction) => `${a.type} ${'machine' in a ? a.machine : 'node' in a ? a.node : a.pool}: ${a.reason}`;
+    const halted = this.view.halted;
+    return {
+      initialized: Boolean(this.kube),
+      ...(this.endpoint ? { endpoint: this.endpoint.address } : {}),
+      ...(this.view.api ? { apiVersion: this.view.api.version } : {}),
+      nodes: this.view.nodes.map((n) => ({ name: n.name, ready: n.ready, version: n.kubeletVersion, unschedulable: n.unschedulable })),
+      running: this.runningActions.map(describe),
+      holds: (this.lastPlan?.holds ?? []).map((h) => (h.subject ? `${h.subject}: ${h.reason}` : h.reason)),
+      ...(halted ? { halted: `${halted.action.type} of ${halted.action.machine} failed at ${halted.step}: ${halted.message}` } : {}),
+      ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}),
+    };
+  }
+
+  /** Waits for the actions in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.running;
+  }
+
+  private async loadSecrets(cluster: Cluster): Promise<void> {
+    const secrets: ClusterSecrets = (await this.options.secrets.get(cluster.metadata.name)) ?? {};
+    if (cluster.spec.controlPlane.replicas > 1 && !secrets.vrrpPassword) {
+      secrets.vrrpPassword = randomBytes(6).toString('base64url').slice(0, 8);
+      await this.options.secrets.put(cluster.metadata.name, secrets);
+    }
+    this.secrets = secrets;
+    if (secrets.kubeconfig && secrets.kubeconfig !== this.kubeconfigText) {
+      const config = parseKubeconfig(secrets.kubeconfig);
+      this.kube = (this.options.kubeClient ?? ((c) => new KubeClient(c, { logger: this.options.logger })))(config);
+      this.kubeconfigText = secrets.kubeconfig;
+    }
+  }
+
+  /**
+   * The API server's stable address: Git's controlPlaneEndpoint when given; with several
+   * control planes a virtual IP the provider reserves (haproxy on 8443 in front of every API
+   * server); with one, the first control plane's address. Once initialized, the kubeconfig's.
+   */
+  private async resolveEndpoint(cluster: Cluster, provider: Provider, machines: Machine[]): Promise<void> {
+    const controlPlanes = machines.filter((m) => m.labels['herd.dev/role'] === 'control-plane')
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+    const replicas = cluster.spec.controlPlane.replicas;
+    let address = cluster.spec.kubernetes.controlPlaneEndpoint;
+    let vip: ControlPlaneEndpoint | undefined;
+    if (replicas > 1 && provider.kubernetes) {
+      const ip = await provider.kubernetes.virtualAddress();
+      address ??= `${ip}:8443`;
+      vip = {
+        vip: ip, port: 8443, apiServerPort: 6443, interface: provider.kubernetes.interface,
+        routerId: 1 + (createHash('sha256').update(cluster.metadata.name).digest()[0]! % 254),
+        controlPlanes: controlPlanes.map((m) => ({ name: m.name, address: m.addresses[0] ?? '' })),
+        password: this.secrets?.vrrpPassword ?? '',
+      };
+    }
+    if (this.kube) address = this.kubeEndpoint() ?? address;
+    address ??= controlPlanes[0]?.addresses[0] ? `${controlPlanes[0].addresses[0]}:6443` : undefined;
+    this.endpoint = address ? { address, ...(vip ? { vip } : {}) } : undefined;
+  }
+
+  private kubeEndpoint(): string | undefined {
+    return this.kubeconfigText ? new URL(parseKubeconfig(this.kubeconfigText).server).host : undefined;
+  }
+
+  /** etcd's members, asked of a Ready control plane's agent; undefined when none answers. */
+  private async etcdMembers(cluster: Cluster, machines: Machine[]): Promise<string[] | undefined> {
+    if (!this.kube) return undefined;
+    for (const node of this.view.nodes.filter((n) => n.ready && isControlPlane(n))) {
+      if (!machines.some((m) => m.name === node.name)) continue;
+      const outcome = await this.operate(cluster.metadata.name, node.name, 'etcd-members', {}, 30_000).catch(() => undefined);
+      if (!outcome?.ok) continue;
+      return (JSON.parse(outcome.outputs.members ?? '[]') as { name: string }[]).map((m) => m.name);
+    }
+    return undefined;
+  }
+
+  private async execute(cluster: Cluster, machines: Machine[], observation: ClusterObservation, action: ClusterAction): Promise<void> {
+    const log = this.options.logger.child({ action: action.type, ...('machine' in action ? { machine: action.machine } : {}) });
+    log.info({ reason: action.reason }, `${action.type} starts`);
+    const started = this.options.clock.now();
+    const what = `${action.type} ${'machine' in action ? action.machine : 'node' in action ? action.node : ''}`.trim();
+    this.emit('action', 'started', `${what} (${action.reason})`, 0);
+    try {
+      switch (action.type) {
+        case 'create': return; // the reconciler creates machines within its round
+        case 'init': await this.init(cluster, action.machine, machines); break;
+        case 'join': await this.join(cluster, action.machine, action.role, machines); break;
+        case 'uncordon': await this.kube?.uncordon(action.machine); break;
+        case 'forget': await this.forget(cluster, action.node, action.role); break;
+        default: await this.withLease(action, () => this.disrupt(cluster, action, observation));
+      }
+      log.info({ durationMs: this.options.clock.now() - started }, `${action.type} done`);
+      this.emit('action', 'done', what, this.options.clock.now() - started);
+      if (isDisruptive(action)) this.lastFailure = undefined;
+    } catch (e) {
+      const step = e instanceof StepFailed ? e.step : action.type;
+      const message = (e as Error).message;
+      log.error({ err: e, step }, `${action.type} failed`);
+      this.lastFailure = `${action.type} ${'machine' in action ? action.machine : ''} failed at ${step}: ${message}`;
+      this.failedAt = this.options.clock.now();
+      this.emit('action', 'failed', `${what} at ${step}: ${message}`, this.options.clock.now() - started);
+      if (action.type === 'upgrade') await this.halt({ action, step, message, version: this.desired });
+    }
+  }
+
+  private async init(cluster: Cluster, machine: string, machines: Machine[]): Promise<void> {
+    const address = addressOf(machines, machine);
+    if (!this.endpoint) throw new StepFailed('endpoint', 'no control-plane endpoint yet');
+    const config = initConfiguration({
+      cluster: {
+        name: cluster.metadata.name, version: this.desired, controlPlaneEndpoint: this.endpoint.address,
+        podSubnet: cluster.spec.kubernetes.networking.podCIDR, serviceSubnet: cluster.spec.kubernetes.networking.serviceCIDR,
+        dnsDomain: cluster.spec.kubernetes.networking.dnsDomain,
+      },
+      node: { name: machine, address }, certificateKey: newCertificateKey(), platform: this.platform,
+    });
+    const outcome = await this.must(cluster.metadata.name, machine, 'kubeadm-init', { config }, OPERATION_TIMEOUT_MS, 'kubeadm init');
+    const kubeconfig = outcome.outputs.kubeconfig;
+    if (!kubeconfig) throw new StepFailed('kubeadm init', 'the agent returned no admin kubeconfig');
+    // Kept before anything else happens: without it the cluster could not be managed.
+    await this.options.secrets.put(cluster.metadata.name, { ...this.secrets, kubeconfig });
+    await this.loadSecrets(cluster);
+  }
+
+  private async join(cluster: Cluster, machine: string, role: 'control-plane' | 'worker', machines: Machine[]): Promise<void> {
+    const kube = this.requireKube();
+    const name = cluster.metadata.name;
+    const token = await kube.createBootstrapToken({ ttlMs: 15 * MINUTE, description: `herd: join of ${machine}` });
+    let controlPlane: { certificateKey: string } | undefined;
+    if (role === 'control-plane') {
+      // The control-plane certificates travel encrypted in the cluster (kubeadm-certs, 2 h), under a key made for this join.
+      const certificateKey = newCertificateKey();
+      const source = this.view.nodes.find((n) => n.ready && isControlPlane(n) && n.name !== machine);
+      if (!source) throw new StepFailed('upload-certs', 'no Ready control plane to upload the certificates from');
+      await this.must(name, source.name, 'kubeadm-upload-certs', { certificateKey }, 5 * MINUTE, 'upload-certs');
+      controlPlane = { certificateKey };
+    }
+    const config = joinConfiguration({
+      node: { name: machine, address: addressOf(machines, machine) }, apiServerEndpoint: this.endpoint?.address ?? '',
+      token, caCertHash: caCertHash(parseKubeconfig(this.kubeconfigText!).caPem), ...(controlPlane ? { controlPlane } : {}), platform: this.platform,
+    });
+    await this.must(name, machine, 'kubeadm-join', { config }, OPERATION_TIMEOUT_MS, 'kubeadm join');
+  }
+
+  /** Upgrade, reboot or remove: cordon and drain first (when the node can still be drained), then the cause's own steps. */
+  private async disrupt(cluster: Cluster, action: DisruptiveAction, observation: ClusterObservation): Promise<void> {
+    const kube = this.kube;
+    const member = observation.members.find((m) => m.machine === action.machine);
+    const drainable = Boolean(kube && member?.node && (member.node.ready || action.type !== 'remove'));
+    if (kube && drainable) {
+      await this.step('cordon', () => kube.cordon(action.machine));
+      const timeoutMs = parseDuration(cluster.spec.upgrade.drainTimeout) ?? 10 * MINUTE;
+      await this.step('drain', () => kube.drain(action.machine, { timeoutMs }));
+    }
+    switch (action.type) {
+      case 'upgrade': return this.upgrade(cluster, action);
+      case 'reboot': return this.reboot(cluster, action.machine);
+      case 'remove': return this.remove(cluster, action.machine, action.role, Boolean(member?.agent?.connected));
+    }
+  }
+
+  private async upgrade(cluster: Cluster, action: Extract<DisruptiveAction, { type: 'upgrade' }>): Promise<void> {
+    const name = cluster.metadata.name;
+    const version = kubeVersion(action.version);
+    const kube = this.requireKube();
+    // kubeadm first; the kubelet only after `kubeadm upgrade`, so it is never newer than the API server.
+    this.pins.set(action.machine, { kubeadm: version, kubelet: this.versions(action.machine).kubelet });
+    await this.step('kubeadm package', () => this.converge(name, action.machine));
+    const config = upgradeConfiguration({ version, platform: this.platform });
+    await this.must(name, action.machine, 'kubeadm-upgrade', { mode: action.mode, config }, OPERATION_TIMEOUT_MS, `kubeadm upgrade ${action.mode}`);
+    this.pins.set(action.machine, same(version));
+    await this.step('kubelet package', () => this.converge(name, action.machine));
+    await this.must(name, action.machine, 'restart-kubelet', {}, 5 * MINUTE, 'kubelet restart');
+    await this.step('ready', () => this.until(`node ${action.machine} Ready at ${version}`, 10 * MINUTE, async () => {
+      const node = await kube.node(action.machine);
+      return Boolean(node?.ready && kubeVersion(node.kubeletVersion) === version);
+    }));
+    // The API healthy twice in a row before the next node (DESIGN §7).
+    await this.step('api healthy', async () => {
+      let streak = 0;
+      await this.until('the API server healthy twice in a row', 5 * MINUTE, async () => {
+        streak = (await kube.healthy().catch(() => false)) ? streak + 1 : 0;
+        return streak >= 2;
+      });
+    });
+    await this.step('uncordon', () => kube.uncordon(action.machine));
+    this.pins.delete(action.machine);
+  }
+
+  private async reboot(cluster: Cluster, machine: string): Promise<void> {
+    const kube = this.requireKube();
+    const name = cluster.metadata.name;
+    const before = this.session(name, machine)?.connectedSince ?? '';
+    await this.must(name, machine, 'reboot', {}, 2 * MINUTE, 'reboot');
+    await this.step('back', () => this.until(`${machine} back after its reboot`, 15 * MINUTE, async () => {
+      const session = this.session(name, machine);
+      const node = await kube.node(machine);
+      return Boolean(session?.connected && session.connectedSince !== before && !session.status?.rebootRequired && node?.ready);
+    }));
+    await this.step('uncordon', () => kube.uncordon(machine));
+  }
+
+  /** kubeadm reset, the etcd member (removed before the machine), the Node, the machine. */
+  private async remove(cluster: Cluster, machine: string, role: 'control-plane' | 'worker', reachable: boolean): Promise<void> {
+    const name = cluster.metadata.name;
+    if (reachable) {
+      await this.operate(name, machine, 'kubeadm-reset', {}, 10 * MINUTE).then(
+        (o) => { if (!o.ok) this.options.logger.warn({ machine, message: o.message }, 'kubeadm reset failed; going on (the machine is deleted)'); },
+        (e: unknown) => this.options.logger.warn({ machine, err: e }, 'kubeadm reset did not answer; going on'),
+      );
+    }
+    if (this.kube) await this.forget(cluster, machine, role);
+    await this.step('delete machine', () => this.options.deleteMachine(machine));
+  }
+
+  /** Removes a node from the cluster's records: its etcd member (control plane) and its Node. */
+  private async forget(cluster: Cluster, node: string, role: 'control-plane' | 'worker'): Promise<void> {
+    const kube = this.requireKube();
+    if (role === 'control-plane') {
+      const peer = this.view.nodes.find((n) => n.ready && isControlPlane(n) && n.name !== node);
+      if (!peer) throw new StepFailed('etcd member', `no other Ready control plane to remove ${node}'s etcd member through`);
+      await this.must(cluster.metadata.name, peer.name, 'etcd-member-remove', { name: node }, 2 * MINUTE, 'etcd member');
+    }
+    await this.step('delete node', () => kube.deleteNode(node));
+  }
+
+  /** Holds the cluster's lease for the whole action, recording it, renewed until done. */
+  private async withLease(action: DisruptiveAction, fn: () => Promise<void>): Promise<void> {
+    const kube = this.kube;
+    if (!kube) return fn();
+    const inProgress = JSON.stringify({ action, since: new Date(this.options.clock.now()).toISOString() });
+    const take = () => kube.lease.acquire(LEASE.name, this.options.holder, LEASE_TTL_MS, { [LEASE.inProgress]: inProgress, ...this.haltedAnnotation() });
+    if (!(await take())) throw new StepFailed('lease', 'another coordinator holds the cluster\'s lease');
+    const renew = setInterval(() => { void take().catch((e: unknown) => this.options.logger.warn({ err: e }, 'cannot renew the lease')); }, LEASE_TTL_MS / 3);
+    try {
+      await fn();
+    } finally {
+      clearInterval(renew);
+      // The action is over (done or halted): the lease no longer names it.
+      await kube.lease.acquire(LEASE.name, this.options.holder, LEASE_TTL_MS, this.haltedAnnotation()).catch(() => false);
+      this.view = { ...this.view };
+      delete this.view.inProgress;
+    }
+  }
+
+  private haltedAnnotation(): Record<string, string> {
+    return this.view.halted && this.view.halted.version === this.desired ? { [LEASE.halted]: JSON.stringify(this.view.halted) } : {};
+  }
+
+  /** A failed upgrade stops the rollout until Git asks for another version; the node stays cordoned. */
+  private async halt(halted: Halted): Promise<void> {
+    this.view = { ...this.view, halted };
+    await this.kube?.lease.acquire(LEASE.name, this.options.holder, LEASE_TTL_MS, { [LEASE.halted]: JSON.stringify(halted) }).catch(() => false);
+  }
+
+  /** Assigns the machine's spec as it is now and waits until its agent converged it. */
+  private async converge(cluster: string, machine: string): Promise<void> {
+    const generation = this.options.assign(machine);
+    await this.until(`${machine}'s agent to converge generation ${generation}`, 15 * MINUTE, async () => {
+      const session = this.session(cluster, machine);
+      return Number(session?.observedGeneration ?? 0) >= generation && agentConverged(session);
+    });
+  }
+
+  private session(cluster: string, machine: string): NodeSession | undefined {
+    return this.options.agents.sessions(cluster).find((s) => s.nodeName === machine);
+  }
+
+  private operate(cluster: string, node: string, kind: string, args: Record<string, string>, timeoutMs: number): Promise<OperationOutcome> {
+    return this.options.agents.operate({ cluster, node }, { kind, args }, { timeoutMs });
+  }
+
+  /** An operation that must succeed; its failure names the step. */
+  private async must(cluster: string, node: string, kind: string, args: Record<string, string>, timeoutMs: number, step: string): Promise<OperationOutcome> {
+    const outcome = await this.step(step, () => this.operate(cluster, node, kind, args, timeoutMs));
+    if (!outcome.ok) throw new StepFailed(step, outcome.message);
+    return outcome;
+  }
+
+  private async step<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof StepFailed) throw e;
+      const message = e instanceof DrainBlockedError ? `drain blocked: ${e.message}` : (e as Error).message;
+      throw new StepFailed(step, message);
+    }
+  }
+
+  private async until(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+    const deadline = this.options.clock.now() + timeoutMs;
+    while (!(await check().catch(() => false))) {
+      if (this.options.clock.now() > deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
+      await this.options.clock.sleep(2000);
+    }
+  }
+
+  private requireKube(): KubeClient {
+    if (!this.kube) throw new StepFailed('credentials', 'the coordinator holds no admin credentials for this cluster');
+    return this.kube;
+  }
+}
+
+function same(version: string): NodeVersions {
+  return { kubeadm: version, kubelet: version };
+}
+
+function isDisruptive(action: ClusterAction): action is DisruptiveAction {
+  return action.type === 'upgrade' || action.type === 'reboot' || action.type === 'remove';
+}
+
+function addressOf(machines: Machine[], name: string): string {
+  const address = machines.find((m) => m.name === name)?.addresses[0];
+  if (!address) throw new StepFailed('address', `machine ${name} has no address`);
+  return address;
+}
+

@@ -1,0 +1,95 @@
+// What the end-to-end tests share: the real herd CLI as a process, `herd status` polled until a
+// condition holds, commands inside a local provider's machine.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const HERD = join(ROOT, 'packages/cli/dist/main.js');
+
+export function herd(args: string[]) {
+  const r = spawnSync(process.execPath, [HERD, ...args], { encoding: 'utf8', cwd: ROOT, maxBuffer: 64 << 20 });
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface KubernetesStatus {
+  initialized: boolean;
+  endpoint?: string;
+  apiVersion?: string;
+  nodes: { name: string; ready: boolean; version: string; unschedulable: boolean }[];
+  running: string[];
+  holds: string[];
+  halted?: string;
+  lastFailure?: string;
+}
+
+export interface MachineStatus {
+  name: string;
+  pool: string;
+  addresses: string[];
+  converged: boolean;
+  agent: { commit: string; driftCorrected: { step: string; item: string }[] } | null;
+}
+
+export interface FleetStatus {
+  time: string;
+  commit?: string;
+  rejected?: { commit?: string; errors: { file: string; line: number; field: string }[] };
+  converged: boolean;
+  clusters: { name: string; reason: string; converged: boolean; machines: MachineStatus[]; kubernetes?: KubernetesStatus }[];
+}
+
+/** Polls `herd status --output json` until `check` holds (a hang guard, not a timing assertion). */
+export async function until(repo: string, state: string, what: string, check: (s: FleetStatus) => boolean, timeoutMs = 240_000): Promise<FleetStatus> {
+  const deadline = Date.now() + timeoutMs;
+  let last: FleetStatus | null = null;
+  while (Date.now() < deadline) {
+    const r = herd(['status', repo, '--state', state, '--output', 'json']);
+    if (r.code === 0) {
+      last = (JSON.parse(r.stdout) as { status: FleetStatus | null }).status;
+      if (last && check(last)) return last;
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  const brief = last?.clusters.map((c) => ({ name: c.name, reason: c.reason, kubernetes: c.kubernetes }));
+  throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(brief ?? last, null, 1)?.slice(0, 4000)}`);
+}
+
+/** Runs a command inside a local machine, found through the provider's record of it. */
+export function inside(state: string, machine: string, ...command: string[]): string {
+  const nspawn = readFileSync(join(state, 'providers/local/machines', machine, 'nspawn.pid'), 'utf8').trim();
+  const leader = readFileSync(`/proc/${nspawn}/task/${nspawn}/children`, 'utf8').trim().split(/\s+/)[0]!;
+  const r = spawnSync('nsenter', ['-t', leader, '-a', ...command], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${command.join(' ')} in ${machine}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+export const machinesOf = (s: FleetStatus) => s.clusters[0]?.machines ?? [];
+
+/** `herd up` as a long-running coordinator process, its output kept for failure messages. */
+export class Coordinator {
+  private process?: ChildProcess;
+  readonly log: string[] = [];
+
+  constructor(private readonly args: string[]) {}
+
+  start(): void {
+    this.process = spawn(process.execPath, [HERD, 'up', ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process.stdout!.on('data', (d) => this.log.push(String(d)));
+    this.process.stderr!.on('data', (d) => this.log.push(String(d)));
+  }
+
+  /** Stops it as an operator's Ctrl-C does; returns its exit code. */
+  async stop(): Promise<number | null> {
+    const p = this.process;
+    if (!p || p.exitCode !== null) return p?.exitCode ?? null;
+    p.kill('SIGTERM');
+    return new Promise((r) => p.once('exit', (code) => r(code)));
+  }
+
+  tail(chars = 3000): string {
+    return this.log.join('').slice(-chars);
+  }
+}
