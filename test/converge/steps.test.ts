@@ -165,6 +165,16 @@ test('a file whose mode or owner alone changed is chmod-ed or chown-ed, not rewr
   assert.deepEqual([condition(unknown, 'Files').status, condition(unknown, 'Files').reason], ['False', 'UnknownOwner']);
 });
 
+test('a unit drop-in written makes systemd read its units again; an unchanged one does not', async () => {
+  const machine = new FakeMachine();
+  const dropIn = { path: '/etc/systemd/system/kubelet.service.d/20-herd.conf', content: '[Service]\nExecStartPre=/bin/true\n', mode: 0o644, owner: '', group: '' };
+  const reloads = () => machine.calls.filter((c) => c === 'systemctl daemon-reload').length;
+  await roundOn(machine, { files: [dropIn] });
+  assert.equal(reloads(), 1);
+  await roundOn(machine, { files: [dropIn, { path: '/etc/app.conf', content: 'x\n', mode: 0o644, owner: '', group: '' }] });
+  assert.equal(reloads(), 1, 'a file elsewhere changed, the drop-in did not');
+});
+
 test('reboot required: the flag file, or an installed kernel newer than the running one', async () => {
   const machine = new FakeMachine();
   assert.equal((await roundOn(machine, {})).rebootRequired, false);

@@ -29,7 +29,8 @@ export async function readAccounts(files: FileReader) {
 /**
  * Files with exact content, mode and owner (defaults: 0644, root:root). Content changes
  * are written atomically (temporary file + rename); a mode or owner change alone is a
- * chmod/chown. Files the spec no longer lists are left alone.
+ * chmod/chown. Files the spec no longer lists are left alone. Written below
+ * /etc/systemd/system (drop-ins), systemd is told to read its units again.
  */
 export const filesStep: Step<FileItem> = {
   name: 'Files',
@@ -68,5 +69,9 @@ export const filesStep: Step<FileItem> = {
         throw new StepFailed(Reason.Failed, `${path}: ${e instanceof Error ? e.message : String(e)}`);
       }
     });
+    // A unit's drop-in (the kubelet's, say) counts only once systemd has read it again.
+    if (changes.some((c) => c.differs.content && c.item.startsWith(SYSTEMD_DIR))) await ctx.execute('systemctl', ['daemon-reload']);
   },
 };
+
+const SYSTEMD_DIR = '/etc/systemd/system/';
