@@ -2,3 +2,6 @@ export * from './labels.js';
 export * from './machines.js';
 export * from './node-spec.js';
 export * from './lifecycle/types.js';
+export { planCluster } from './lifecycle/plan.js';
+export { budgetOf, disruptedIn, remediationPaused, unhealthyReason, type PoolState } from './lifecycle/world.js';
+export { majority, normaliseVersion, policyOf, type LifecyclePolicy, type PoolLimits } from './lifecycle/policy.js';
