@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
+  KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
+} from '@herd/kubeadm';
+import { TEST_WORLD } from '../kubernetes/profile.js';
+import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER } from './fixtures.js';
+
+const worker = (over: Partial<NodeProfileInput> = {}): NodeProfileInput => ({
+  role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE, debianPackages: DEBIAN, ...over,
+});
+const controlPlane = (over: Partial<NodeProfileInput> = {}): NodeProfileInput =>
+  worker({ role: 'control-plane', node: CP1.name, address: CP1.address, ...over });
+const file = (parts: ReturnType<typeof nodeParts>, path: string) => parts.files.find((f) => f.path === path);
+
+test('a worker on the default platform: Kubernetes at the Debian revision, the runtime pinned, all held, no downgrades', () => {
+  const parts = nodeParts(worker());
+  assert.deepEqual(parts.packages.map((p) => `${p.name}=${p.version}`), [
+    'kubeadm=1.34.4-1.1', 'kubelet=1.34.4-1.1', 'kubectl=1.34.4-1.1',
+    'containerd=1.6.20~ds1-1+deb12u2', 'runc=1.1.5+ds1-1+deb12u1', 'containernetworking-plugins=1.1.1+ds1-3+b11', 'conntrack=1:1.4.7-1+b2',
+    'iptables=1.8.9-2', 'ethtool=1:6.1-1', 'socat=1.7.4.4-2', 'ebtables=2.0.11-5',
+  ]);
+  assert.ok(parts.packages.every((p) => p.hold === true && p.allowDowngrade === false));
+  assert.deepEqual(parts.files.map((f) => f.path), [CONTAINERD_CONFIG_PATH], 'no CNI file before the pod range is known, no patch');
+  assert.deepEqual(parts.units, [{ name: 'containerd.service', content: '', enabled: true, running: true, restartOn: [CONTAINERD_CONFIG_PATH] }]);
+  assert.ok(!parts.units.some((u) => u.name === 'kubelet.service'), 'kubeadm starts the kubelet');
+  assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' });
+  assert.deepEqual(parts.kernelModules, ['overlay', 'br_netfilter']);
+});
+
+test('containerd on the default platform: systemd cgroups, the pause image, Debian\'s CNI path, no nspawn settings', () => {
+  const config = file(nodeParts(worker()), CONTAINERD_CONFIG_PATH)!.content!;
+  assert.match(config, /^version = 2$/m);
+  assert.match(config, /^ {2}sandbox_image = "registry\.k8s\.io\/pause:3\.10\.1"$/m);
+  assert.match(config, /^ {8}SystemdCgroup = true$/m);
+  assert.match(config, /^ {4}bin_dir = "\/usr\/lib\/cni"$/m);
+  assert.match(config, /^ {4}conf_dir = "\/etc\/cni\/net\.d"$/m);
+  for (const absent of ['snapshotter', 'restrict_oom_score_adj', 'NoNewKeyring']) assert.doesNotMatch(config, new RegExp(absent));
+});
+
+test('a test-world worker: nspawn\'s containerd settings, its kubelet patch and files, no kernel modules', () => {
+  const parts = nodeParts(worker({ platform: TEST_WORLD, podCidr: '10.244.2.0/24' }));
+  const config = file(parts, CONTAINERD_CONFIG_PATH)!.content!;
+  assert.match(config, /^ {8}SystemdCgroup = false$/m);
+  assert.match(config, /^ {4}snapshotter = "native"$/m);
+  assert.match(config, /^ {2}restrict_oom_score_adj = true$/m);
+  assert.match(config, /^ {8}NoNewKeyring = true$/m);
+  assert.equal(file(parts, KUBELET_PATCH_PATH)?.content, 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupRoot: /herd-w-1\n');
+  const cni = JSON.parse(file(parts, CNI_CONFIG_PATH)!.content!);
+  assert.deepEqual(cni.plugins[0].ipam.ranges, [[{ subnet: '10.244.2.0/24' }]]);
+  assert.equal(file(parts, '/usr/local/sbin/herd-cgroup-root')?.mode, 0o755, 'the platform\'s own files');
+  assert.deepEqual(parts.kernelModules, []);
+  assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1' });
+});
+
+test('a control plane with the VIP endpoint: keepalived, haproxy and curl pinned, their files, units restarted on them', () => {
+  const parts = nodeParts(controlPlane({ endpoint: ENDPOINT }));
+  for (const name of ['keepalived', 'haproxy', 'curl']) assert.equal(parts.packages.find((p) => p.name === name)?.version, DEBIAN[name]);
+  assert.equal(file(parts, KEEPALIVED_CONFIG_PATH)?.mode, 0o600, 'the VRRP password is root\'s only');
+  assert.equal(file(parts, KEEPALIVED_CHECK_PATH)?.mode, 0o755);
+  assert.ok(file(parts, HAPROXY_CONFIG_PATH));
+  assert.deepEqual(parts.units.map((u) => [u.name, u.restartOn]), [
+    ['containerd.service', [CONTAINERD_CONFIG_PATH]],
+    ['haproxy.service', [HAPROXY_CONFIG_PATH]],
+    ['keepalived.service', [KEEPALIVED_CONFIG_PATH, KEEPALIVED_CHECK_PATH]],
+  ]);
+  assert.ok(parts.units.every((u) => u.enabled && u.running));
+});
+
+test('the endpoint is a control plane\'s business: a worker given one, and a single control plane without one, get none of it', () => {
+  for (const input of [worker({ endpoint: ENDPOINT }), controlPlane()]) {
+    const parts = nodeParts(input);
+    assert.ok(!parts.packages.some((p) => p.name === 'keepalived' || p.name === 'haproxy'));
+    assert.ok(!file(parts, KEEPALIVED_CONFIG_PATH));
+  }
+  assert.deepEqual(requiredDebianPackages({ role: 'worker', endpoint: ENDPOINT }), requiredDebianPackages({ role: 'control-plane' }));
+  assert.deepEqual(requiredDebianPackages({ role: 'control-plane', endpoint: ENDPOINT }).slice(-3), ['keepalived', 'haproxy', 'curl']);
+});
+
+test('a missing Debian version is refused, naming every missing package', () => {
+  const { containerd: _c, socat: _s, ...partial } = DEBIAN;
+  assert.throws(() => nodeParts(worker({ debianPackages: partial })),
+    (e: unknown) => e instanceof InvalidProfileInput && e.field === 'debianPackages' && /containerd, socat/.test(e.message));
+  const { haproxy: _h, ...noHaproxy } = DEBIAN;
+  assert.doesNotThrow(() => nodeParts(worker({ debianPackages: noHaproxy })));
+  assert.throws(() => nodeParts(controlPlane({ endpoint: ENDPOINT, debianPackages: noHaproxy })), /no exact version for haproxy/);
+});
+
+test('the platform\'s packages, files and units are added, and replace ours of the same name', () => {
+  const platform: Platform = {
+    ...DEFAULT_PLATFORM,
+    name: 'custom',
+    packages: (version) => [{ name: 'kubernetes-images', version: `${version}-1`, hold: true }, { name: 'runc', version: '1.1.12-1', hold: true }],
+    files: (node) => [{ path: '/etc/custom', content: node }],
+    units: () => [{ name: 'containerd.service', enabled: true, running: true, restartOn: [CONTAINERD_CONFIG_PATH, '/etc/custom'] }],
+  };
+  const parts = nodeParts(worker({ platform }));
+  assert.equal(parts.packages.filter((p) => p.name === 'runc').length, 1);
+  assert.equal(parts.packages.find((p) => p.name === 'runc')?.version, '1.1.12-1');
+  assert.equal(parts.packages.find((p) => p.name === 'kubernetes-images')?.version, 'v1.34.4-1');
+  assert.equal(file(parts, '/etc/custom')?.content, 'w-1');
+  assert.deepEqual(parts.units.map((u) => u.restartOn), [[CONTAINERD_CONFIG_PATH, '/etc/custom']]);
+});
+
+test('bad node input is refused by field', () => {
+  const refused = (input: NodeProfileInput, field: string) =>
+    assert.throws(() => nodeParts(input), (e: unknown) => e instanceof InvalidProfileInput && e.field === field, field);
+  refused(worker({ node: 'W 1' }), 'node');
+  refused(worker({ address: '10.0.0' }), 'address');
+  refused(worker({ version: '1.34' }), 'version');
+  refused(worker({ podCidr: '10.244.2.0' }), 'podCidr');
+  refused(worker({ pauseImage: 'pause" evil' }), 'pauseImage');
+});
