@@ -79,7 +79,7 @@ test(`kubeadm ${FROM}: init, join with a fresh token, a pod on the worker, upgra
     assert.ok(token && hash && endpoint, `a join command: ${command}`);
     assert.ok(!before.includes(token), 'the token is new');
     await fs.writeFile(join(worker.rootfs, 'root/kubeadm-join.yaml'),
-      joinConfiguration({ nodeName: worker.name, apiServerEndpoint: endpoint, token, caCertHash: hash }));
+      joinConfiguration({ nodeName: worker.name, address: worker.address, apiServerEndpoint: endpoint, token, caCertHash: hash }));
     await worker.exec.run('kubeadm', ['config', 'validate', '--config', '/root/kubeadm-join.yaml']);
     await worker.exec.run('kubeadm', ['join', '--config', '/root/kubeadm-join.yaml'], LONG);
   });
@@ -120,7 +120,7 @@ test(`kubeadm ${FROM}: init, join with a fresh token, a pod on the worker, upgra
     await importImages(cp, to);
     await installKubernetes(cp, to, ['kubeadm']);
     assert.equal((await cp.exec.run('kubeadm', ['version', '-o', 'short'])).stdout.trim(), TO);
-    await fs.writeFile(join(cp.rootfs, 'root/kubeadm-upgrade.yaml'), upgradeConfiguration({ version: TO }));
+    await fs.writeFile(join(cp.rootfs, 'root/kubeadm-upgrade.yaml'), upgradeConfiguration({ version: TO, nodeName: cp.name }));
     await cp.exec.run('kubeadm', ['config', 'validate', '--config', '/root/kubeadm-upgrade.yaml']);
     await cp.exec.run('kubeadm', ['upgrade', 'apply', '--config', '/root/kubeadm-upgrade.yaml', '--yes'], LONG);
     const version = JSON.parse((await hostKubectl('version', '-o', 'json')).stdout);
@@ -143,7 +143,7 @@ test(`kubeadm ${FROM}: init, join with a fresh token, a pod on the worker, upgra
     // The worker's pod stays (no drain here: draining is the lifecycle's job, not kubeadm's).
     await importImages(worker, to);
     await installKubernetes(worker, to, ['kubeadm']);
-    await fs.writeFile(join(worker.rootfs, 'root/kubeadm-upgrade.yaml'), upgradeConfiguration({ version: TO }));
+    await fs.writeFile(join(worker.rootfs, 'root/kubeadm-upgrade.yaml'), upgradeConfiguration({ version: TO, nodeName: worker.name }));
     await worker.exec.run('kubeadm', ['upgrade', 'node', '--config', '/root/kubeadm-upgrade.yaml'], LONG);
     await installKubernetes(worker, to, ['kubelet', 'kubectl']);
     await worker.exec.run('systemctl', ['daemon-reload']);

@@ -7,16 +7,17 @@
 import { promises as fs, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, KUBELET_PATCH_PATH, NODE_DEBIAN_PACKAGES, debianVersion } from '@herd/kubeadm';
 import type { Executor } from '@herd/sys';
 import type { Machine } from '../world/index.js';
-import { cniBridgeConfig, containerdConfig, kubeletPatch, PATCHES_DIR } from './profile.js';
+import { CGROUP_ROOT_SCRIPT, cgroupRootOf, cniBridgeConfig, containerdConfig, TEST_WORLD } from './profile.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const APT = ['-y', '-q', '-o', 'Dpkg::Use-Pty=0', '--no-install-recommends'];
 const APT_ENV = { DEBIAN_FRONTEND: 'noninteractive' };
 
 /** What the node needs from Debian (scripts/build-kubernetes.sh fetches them and their dependencies). */
-export const NODE_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'conntrack', 'iptables', 'ethtool', 'socat', 'ebtables'];
+export const NODE_PACKAGES: string[] = [...NODE_DEBIAN_PACKAGES];
 
 export function kubernetesCacheDir(): string {
   return join(process.env.HERD_CACHE_DIR || '/var/cache/herd', 'kubernetes');
@@ -55,7 +56,7 @@ export async function buildArtifacts(version: string, exec: Executor): Promise<A
     images: list(join(dir, 'images'), '.tar'),
     imageRefs,
     pauseImage,
-    debVersion: `${version.replace(/^v/, '')}-1.1`,
+    debVersion: debianVersion(version),
   };
 }
 
@@ -118,31 +119,6 @@ async function removeCgroupTree(dir: string): Promise<void> {
   }
 }
 
-/**
- * Makes the kubelet's cgroup root exist in every v1 hierarchy of the machine, writable:
- * systemd-nspawn mounts the controllers read-only (the kubelet and runc write them), and a
- * new cpuset cgroup starts without CPUs or memory nodes (it gets its parent's). Idempotent.
- */
-function cgroupRootScript(cgroupRoot: string): string {
-  return `#!/bin/sh
-# Written by herd's test world (test/kubernetes/node.ts): the kubelet's cgroup root, ${cgroupRoot}.
-set -eu
-for d in /sys/fs/cgroup/*/; do
-  c=$(basename "$d")
-  [ "$c" = unified ] && continue
-  if [ "$c" != systemd ] && grep -q " /sys/fs/cgroup/$c ro," /proc/self/mountinfo; then
-    umount "/sys/fs/cgroup/$c"
-    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"
-  fi
-  mkdir -p "/sys/fs/cgroup/$c${cgroupRoot}"
-done
-if [ -d /sys/fs/cgroup/cpuset${cgroupRoot} ] && [ -z "$(cat /sys/fs/cgroup/cpuset${cgroupRoot}/cpuset.cpus)" ]; then
-  cat /sys/fs/cgroup/cpuset/cpuset.cpus > /sys/fs/cgroup/cpuset${cgroupRoot}/cpuset.cpus
-  cat /sys/fs/cgroup/cpuset/cpuset.mems > /sys/fs/cgroup/cpuset${cgroupRoot}/cpuset.mems
-fi
-`;
-}
-
 export interface NodeOptions {
   /** This node's pod network, a /24 of profile.POD_SUBNET. */
   podCidr: string;
@@ -162,7 +138,7 @@ export interface NodeOptions {
 export async function prepareNode(machine: Machine, options: NodeOptions): Promise<void> {
   const run = (command: string, args: string[]) => machine.exec.run(command, args, { env: APT_ENV, timeoutMs: 10 * 60_000 });
   const sh = (script: string) => run('sh', ['-euc', script]);
-  const cgroupRoot = `/herd-${machine.name}`;
+  const cgroupRoot = cgroupRootOf(machine.name);
 
   // Network. With /sys writable (SYSTEMD_NSPAWN_API_VFS_WRITABLE=1) systemd-networkd in the
   // machine believes udev manages devices and waits for it to initialise host0, forever:
@@ -173,15 +149,9 @@ export async function prepareNode(machine: Machine, options: NodeOptions): Promi
   await sh(`ip -4 addr show dev host0 | grep -q 'inet ${machine.address}/' || ip addr add ${address} dev host0; ip link set host0 up
     systemctl mask --now systemd-networkd-wait-online.service >/dev/null 2>&1`);
 
-  // cgroups: a script, run now and before every kubelet start (a drop-in), because the
-  // kubelet's root in systemd's own hierarchy does not stay: every machine of the host has
-  // its systemd in the same name=systemd subtree (nspawn's `payload`), and each machine's
-  // systemd removes the empty cgroups it finds there when it starts.
-  await fs.writeFile(join(machine.rootfs, 'usr/local/sbin/herd-cgroup-root'), cgroupRootScript(cgroupRoot), { mode: 0o755 });
-  await fs.mkdir(join(machine.rootfs, 'etc/systemd/system/kubelet.service.d'), { recursive: true });
-  await fs.writeFile(join(machine.rootfs, 'etc/systemd/system/kubelet.service.d/20-herd-cgroup-root.conf'),
-    '# herd test world: see /usr/local/sbin/herd-cgroup-root\n[Service]\nExecStartPre=/usr/local/sbin/herd-cgroup-root\n');
-  await run('/usr/local/sbin/herd-cgroup-root', []);
+  // cgroups: a script (TEST_WORLD's files: profile.ts says why), run now and before every kubelet start (a drop-in).
+  await writeFiles(machine, TEST_WORLD.files(machine.name));
+  await run(CGROUP_ROOT_SCRIPT, []);
   const inside = (await machine.exec.run('cat', ['/proc/1/cgroup'])).stdout;
   const cgroupDirs = hostCgroupDirs(machine.leader, inside, cgroupRoot);
   options.after(async () => { for (const dir of cgroupDirs) await removeCgroupTree(dir); });
@@ -191,12 +161,21 @@ export async function prepareNode(machine: Machine, options: NodeOptions): Promi
   await run('apt-get', [...APT, 'update']);
   await run('apt-get', [...APT, 'install', ...NODE_PACKAGES]);
 
-  await fs.writeFile(join(machine.rootfs, 'etc/containerd/config.toml'), containerdConfig({ pauseImage: options.pauseImage }));
+  await writeFiles(machine, [{ path: CONTAINERD_CONFIG_PATH, content: containerdConfig({ pauseImage: options.pauseImage }) }]);
   await run('systemctl', ['restart', 'containerd']);
-  await fs.mkdir(join(machine.rootfs, 'etc/cni/net.d'), { recursive: true });
-  await fs.writeFile(join(machine.rootfs, 'etc/cni/net.d/10-herd-bridge.conflist'), cniBridgeConfig({ podCidr: options.podCidr }));
-  await fs.mkdir(join(machine.rootfs, PATCHES_DIR.slice(1)), { recursive: true });
-  await fs.writeFile(join(machine.rootfs, PATCHES_DIR.slice(1), 'kubeletconfiguration+strategic.yaml'), kubeletPatch({ cgroupRoot }));
+  await writeFiles(machine, [
+    { path: CNI_CONFIG_PATH, content: cniBridgeConfig({ podCidr: options.podCidr }) },
+    { path: KUBELET_PATCH_PATH, content: TEST_WORLD.kubeletPatch(machine.name)! },
+  ]);
+}
+
+/** Writes files into the machine's root, with their directories (the agent's Files step does this on a real node). */
+async function writeFiles(machine: Machine, files: { path?: string; content?: string; mode?: number }[]): Promise<void> {
+  for (const file of files) {
+    const target = join(machine.rootfs, file.path!.slice(1));
+    await fs.mkdir(dirname(target), { recursive: true });
+    await fs.writeFile(target, file.content ?? '', { mode: file.mode || 0o644 });
+  }
 }
 
 /** Installs kubeadm, kubelet and kubectl at the artifacts' version from the world's repository, and holds them. */

@@ -1,16 +1,15 @@
 /**
- * The Kubernetes node profile of the test world, as text: containerd's configuration, the
- * CNI bridge, kubeadm's init/join/upgrade configurations and the per-node kubelet patch.
- * Pure functions, no I/O, so the lifecycle code can generate the same files. Every
- * setting that exists only because nodes are systemd-nspawn machines on a cgroup v1 host
- * says so; docs/test-world.md ("Kubernetes in the test world") has the longer story.
+ * The Kubernetes node profile of the test world: the TEST_WORLD platform (what a
+ * systemd-nspawn machine on this cgroup v1 host needs beyond a plain Debian node) and thin
+ * wrappers over @herd/kubeadm with the test's defaults. Every setting that exists only
+ * because nodes are such machines says so; docs/test-world.md ("Kubernetes in the test
+ * world") has the longer story, docs/kubeadm-profile.md the node profile itself.
  */
+import * as kubeadm from '@herd/kubeadm';
+import type { Platform } from '@herd/kubeadm';
+import type { File } from '@herd/proto';
 
-/** The kubeadm configuration API every supported version (1.34, 1.35) reads. */
-export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
-export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
-/** Where each node keeps its kubeadm patches (the per-node kubelet settings). */
-export const PATCHES_DIR = '/etc/kubernetes/herd-patches';
+export const { KUBEADM_API, CRI_SOCKET, PATCHES_DIR } = kubeadm;
 export const POD_SUBNET = '10.244.0.0/16';
 export const SERVICE_SUBNET = '10.96.0.0/12';
 
@@ -35,88 +34,13 @@ export const IGNORED_PREFLIGHT: Readonly<Record<string, string>> = {
   CoreDNSMigration: 'no CoreDNS in the test world (dns.disabled)',
 };
 
-/**
- * kubeadm's waits, longer than its defaults (4-5 minutes): the test world's machines share
- * two cores with everything else on the host, and a control plane starting there is slow.
- * An upper bound, not an expectation.
- */
-const TIMEOUTS = `timeouts:
-  controlPlaneComponentHealthCheck: 15m0s
-  kubeletHealthCheck: 10m0s
-  tlsBootstrap: 10m0s
-  discovery: 10m0s
-  upgradeManifests: 15m0s
-`;
-
 export function ignoredPreflight(): string[] {
   return Object.keys(IGNORED_PREFLIGHT);
 }
 
-/** `ignorePreflightErrors:` with the list, or nothing when it is empty. */
-function ignoreList(indent: string): string {
-  const names = ignoredPreflight();
-  return names.length ? `${indent}ignorePreflightErrors:\n${names.map((n) => `${indent}  - ${n}`).join('\n')}\n` : '';
-}
-
-/**
- * containerd 1.6 (Debian bookworm) for the kubelet:
- * - `snapshotter = "native"`: the machine's root is an overlayfs, and an overlayfs upper
- *   directory cannot sit on another overlayfs (mount fails with EINVAL), so image layers are
- *   unpacked as plain copies;
- * - `SystemdCgroup = false`: the kubelet uses the cgroupfs driver (see kubeletPatch);
- * - `restrict_oom_score_adj = true`: the kubelet asks for oom_score_adj -998 for pod
- *   sandboxes, and lowering a score needs CAP_SYS_RESOURCE, which this host's own bounding set
- *   lacks (so no machine has it): runc's init would fail (`can't get final child's PID from
- *   pipe: EOF`). With this, containerd never asks for less than its own score;
- * - `NoNewKeyring = true`: systemd-nspawn's seccomp filter refuses the keyring calls runc
- *   makes to give each container its own session keyring (`unable to join session keyring:
- *   operation not permitted`); the container keeps the machine's keyring instead;
- * - `sandbox_image`: the pause image kubeadm lists for this version (containerd 1.6's
- *   default, pause:3.6, is not in the bundle and could not be pulled);
- * - CNI binaries where Debian's containernetworking-plugins installs them.
- */
-export function containerdConfig(options: { pauseImage: string }): string {
-  return `# Written by herd's test world (test/kubernetes/profile.ts)
-version = 2
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "${options.pauseImage}"
-  restrict_oom_score_adj = true
-
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        SystemdCgroup = false
-        NoNewKeyring = true
-
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "/etc/cni/net.d"
-`;
-}
-
-/** A bridge network for the node's pods, one /24 of POD_SUBNET per node, from Debian's CNI plugins. */
-export function cniBridgeConfig(options: { podCidr: string }): string {
-  return `${JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'herd-pods',
-    plugins: [
-      {
-        type: 'bridge',
-        bridge: 'cni0',
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: options.podCidr }]], routes: [{ dst: '0.0.0.0/0' }] },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }, null, 2)}\n`;
+/** The kubelet's own cgroup subtree on a test-world node (see kubeletPatch). */
+export function cgroupRootOf(node: string): string {
+  return `/herd-${node}`;
 }
 
 /**
@@ -133,18 +57,86 @@ cgroupRoot: ${options.cgroupRoot}
 `;
 }
 
+export const CGROUP_ROOT_SCRIPT = '/usr/local/sbin/herd-cgroup-root';
+
 /**
- * The cluster-wide KubeletConfiguration: the cgroupfs driver (the machine's systemd does
- * not own the cgroup controllers it would have to delegate — they are the host's, shared by
- * every machine — so the kubelet manages its own subtree directly), and `failCgroupV1: false`
- * because this host has cgroup v1 controllers only and kubelet 1.35 refuses them by default.
+ * Makes the kubelet's cgroup root exist in every v1 hierarchy of the machine, writable:
+ * systemd-nspawn mounts the controllers read-only (the kubelet and runc write them), and a
+ * new cpuset cgroup starts without CPUs or memory nodes (it gets its parent's). Idempotent.
+ * Run before every kubelet start (a drop-in), because the root in systemd's own hierarchy
+ * does not stay: every machine of the host has its systemd in the same name=systemd subtree
+ * (nspawn's `payload`), and each machine's systemd removes the empty cgroups it finds there
+ * when it starts.
  */
-function kubeletConfiguration(): string {
-  return `apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-cgroupDriver: cgroupfs
-failCgroupV1: false
+export function cgroupRootScript(cgroupRoot: string): string {
+  return `#!/bin/sh
+# Written by herd's test world (test/kubernetes/profile.ts): the kubelet's cgroup root, ${cgroupRoot}.
+set -eu
+for d in /sys/fs/cgroup/*/; do
+  c=$(basename "$d")
+  [ "$c" = unified ] && continue
+  if [ "$c" != systemd ] && grep -q " /sys/fs/cgroup/$c ro," /proc/self/mountinfo; then
+    umount "/sys/fs/cgroup/$c"
+    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"
+  fi
+  mkdir -p "/sys/fs/cgroup/$c${cgroupRoot}"
+done
+if [ -d /sys/fs/cgroup/cpuset${cgroupRoot} ] && [ -z "$(cat /sys/fs/cgroup/cpuset${cgroupRoot}/cpuset.cpus)" ]; then
+  cat /sys/fs/cgroup/cpuset/cpuset.cpus > /sys/fs/cgroup/cpuset${cgroupRoot}/cpuset.cpus
+  cat /sys/fs/cgroup/cpuset/cpuset.mems > /sys/fs/cgroup/cpuset${cgroupRoot}/cpuset.mems
+fi
 `;
+}
+
+/** The test world's own files on a node: the cgroup-root script and the kubelet drop-in that runs it. */
+function testWorldFiles(node: string): File[] {
+  return [
+    { path: CGROUP_ROOT_SCRIPT, content: cgroupRootScript(cgroupRootOf(node)), mode: 0o755 },
+    {
+      path: '/etc/systemd/system/kubelet.service.d/20-herd-cgroup-root.conf',
+      content: `# herd test world: see ${CGROUP_ROOT_SCRIPT}\n[Service]\nExecStartPre=${CGROUP_ROOT_SCRIPT}\n`,
+      mode: 0o644,
+    },
+  ];
+}
+
+/**
+ * A systemd-nspawn machine of the test world as a Kubernetes node:
+ * - cgroup driver cgroupfs (kubelet `cgroupDriver: cgroupfs`, containerd `SystemdCgroup =
+ *   false`): the machine's systemd does not own the cgroup controllers it would have to
+ *   delegate — they are the host's, shared by every machine — so the kubelet manages its own
+ *   subtree (kubeletPatch) directly; `failCgroupV1: false`, the host has cgroup v1 only;
+ * - images preloaded (`imagePullPolicy: Never`), kube-proxy and CoreDNS disabled (their
+ *   images are not built);
+ * - containerd: `snapshotter = "native"` (the machine's root is an overlayfs, and an overlayfs
+ *   upper directory cannot sit on another overlayfs), `restrict_oom_score_adj` (this host's
+ *   bounding set lacks CAP_SYS_RESOURCE, so runc could not lower a sandbox's OOM score),
+ *   `NoNewKeyring` (nspawn's seccomp filter refuses runc's keyring calls);
+ * - no kernel modules (the machine shares the host's kernel).
+ */
+export const TEST_WORLD: Platform = {
+  name: 'test-world',
+  cgroupDriver: 'cgroupfs',
+  allowCgroupV1: true,
+  ignorePreflightErrors: IGNORED_PREFLIGHT,
+  imagePullPolicy: 'Never',
+  disableAddons: { kubeProxy: true, coreDNS: true },
+  containerd: { snapshotter: 'native', restrictOomScoreAdj: true, noNewKeyring: true },
+  packages: () => [],
+  files: testWorldFiles,
+  units: () => [],
+  kubeletPatch: (node) => kubeletPatch({ cgroupRoot: cgroupRootOf(node) }),
+  loadKernelModules: false,
+};
+
+/** containerd's configuration for a test-world node (kubeadm.containerdConfig with TEST_WORLD). */
+export function containerdConfig(options: { pauseImage: string }): string {
+  return kubeadm.containerdConfig({ platform: TEST_WORLD, pauseImage: options.pauseImage });
+}
+
+/** A bridge network for the node's pods, one /24 of POD_SUBNET per node, from Debian's CNI plugins. */
+export function cniBridgeConfig(options: { podCidr: string }): string {
+  return kubeadm.cniBridgeConfig(options);
 }
 
 export interface InitOptions {
@@ -154,47 +146,25 @@ export interface InitOptions {
   clusterName?: string;
 }
 
-/** What init and join configurations say alike about the node: its name, the runtime, no pulls, the ignored checks, the patches. */
-function nodeRegistration(name: string): string {
-  return `nodeRegistration:
-  name: ${name}
-  criSocket: ${CRI_SOCKET}
-  imagePullPolicy: Never
-${ignoreList('  ')}patches:
-  directory: ${PATCHES_DIR}
-`;
-}
-
-/**
- * `kubeadm init --config`: one control plane at the machine's address. The kube-proxy and
- * CoreDNS addons are disabled (their images are not built; docs/test-world.md), which also
- * keeps kubeadm from listing, checking or pulling them.
- */
+/** `kubeadm init --config`: one control plane at the machine's address. */
 export function initConfiguration(o: InitOptions): string {
-  return `apiVersion: ${KUBEADM_API}
-kind: InitConfiguration
-localAPIEndpoint:
-  advertiseAddress: ${o.address}
-  bindPort: 6443
-${nodeRegistration(o.nodeName)}${TIMEOUTS}---
-apiVersion: ${KUBEADM_API}
-kind: ClusterConfiguration
-clusterName: ${o.clusterName ?? 'herd-test'}
-kubernetesVersion: ${o.version}
-controlPlaneEndpoint: ${o.address}:6443
-networking:
-  podSubnet: ${POD_SUBNET}
-  serviceSubnet: ${SERVICE_SUBNET}
-dns:
-  disabled: true
-proxy:
-  disabled: true
----
-${kubeletConfiguration()}`;
+  return kubeadm.initConfiguration({
+    cluster: {
+      name: o.clusterName ?? 'herd-test',
+      version: o.version,
+      controlPlaneEndpoint: `${o.address}:${kubeadm.API_SERVER_PORT}`,
+      podSubnet: POD_SUBNET,
+      serviceSubnet: SERVICE_SUBNET,
+      dnsDomain: 'cluster.local',
+    },
+    node: { name: o.nodeName, address: o.address },
+    platform: TEST_WORLD,
+  });
 }
 
 export interface JoinOptions {
   nodeName: string;
+  address: string;
   apiServerEndpoint: string;
   token: string;
   caCertHash: string;
@@ -202,34 +172,16 @@ export interface JoinOptions {
 
 /** `kubeadm join --config` for a worker, with a bootstrap token and the CA's public key hash. */
 export function joinConfiguration(o: JoinOptions): string {
-  return `apiVersion: ${KUBEADM_API}
-kind: JoinConfiguration
-discovery:
-  bootstrapToken:
-    apiServerEndpoint: ${o.apiServerEndpoint}
-    token: ${o.token}
-    caCertHashes:
-      - ${o.caCertHash}
-${nodeRegistration(o.nodeName)}${TIMEOUTS}`;
+  return kubeadm.joinConfiguration({
+    node: { name: o.nodeName, address: o.address },
+    apiServerEndpoint: o.apiServerEndpoint,
+    token: o.token,
+    caCertHash: o.caCertHash,
+    platform: TEST_WORLD,
+  });
 }
 
-/**
- * `kubeadm upgrade apply --config`: the new version, the node's patches again (the upgrade
- * rewrites the kubelet's configuration from the cluster's, and without the patch the node
- * would lose its cgroupRoot), no image pulls, no prompt.
- */
-export function upgradeConfiguration(o: { version: string }): string {
-  return `apiVersion: ${KUBEADM_API}
-kind: UpgradeConfiguration
-apply:
-  kubernetesVersion: ${o.version}
-  forceUpgrade: false
-  imagePullPolicy: Never
-${ignoreList('  ')}  patches:
-    directory: ${PATCHES_DIR}
-node:
-  imagePullPolicy: Never
-${ignoreList('  ')}  patches:
-    directory: ${PATCHES_DIR}
-${TIMEOUTS}`;
+/** `kubeadm upgrade apply|node --config` for a test-world node: the new version, the node's patches again, no pulls. */
+export function upgradeConfiguration(o: { version: string; nodeName: string }): string {
+  return kubeadm.upgradeConfiguration({ version: o.version, node: o.nodeName, platform: TEST_WORLD });
 }
