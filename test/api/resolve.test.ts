@@ -107,3 +107,16 @@ test('the editor JSON Schema leaves spec fields optional and keeps defaults as d
   assert.equal(cluster.additionalProperties, false);
   assert.ok(!JSON.stringify(schema).includes('"expected"'), 'validator-only keywords are not exported');
 });
+
+test('against the spec in force, a version that skips a minor or goes back is refused at its line; the next minor is not', () => {
+  const cluster = (version: string) => files({ 'clusters/web.yaml': `apiVersion: herd.dev/v1\nkind: Cluster\nmetadata: { name: web }\nspec:\n  kubernetes:\n    version: ${version}\n` });
+  const previous = loadRepository(cluster('1.34.4'));
+  assert.deepEqual(previous.errors, []);
+  const check = (version: string) => loadRepository(cluster(version), { previous }).errors.map((e) => `${e.file}:${e.line} ${e.field}: ${e.message}`);
+  assert.deepEqual(check('1.35.4'), []);
+  assert.deepEqual(check('1.34.9'), []);
+  assert.deepEqual(check('1.36.0'), ['clusters/web.yaml:6 spec.kubernetes.version: 1.36.0 skips a minor version: 1.34.4 is in force, and Kubernetes upgrades one minor at a time; commit a 1.35 version first']);
+  assert.deepEqual(check('1.33.9'), ['clusters/web.yaml:6 spec.kubernetes.version: 1.33.9 is older than 1.34.4, the version in force; kubeadm upgrades, it does not downgrade']);
+  assert.equal(loadRepository(cluster('1.36.0'), { previous }).clusters.length, 0, 'the cluster is not taken');
+  assert.deepEqual(loadRepository(cluster('1.36.0')).errors, [], 'without a spec in force there is nothing to compare');
+});

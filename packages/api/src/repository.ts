@@ -5,7 +5,7 @@
 import { posix } from 'node:path';
 import { SourceDocument, type SpecError } from './document.js';
 import { mergeLayers } from './merge.js';
-import { clusterRules } from './rules.js';
+import { clusterRules, transitionRules } from './rules.js';
 import { API_VERSION, ClusterSpec, KINDS, type Cluster, type Kind, type Profile } from './schema.js';
 import { describe, isPlainObject, validate, type Issue, type PathSegment } from './validate.js';
 
@@ -40,7 +40,12 @@ export function isSpecFile(path: string): boolean {
 
 interface Parsed { document: SourceDocument; kind: Kind; name: string }
 
-export function loadRepository(files: readonly RepositoryFile[]): Repository {
+export interface LoadOptions {
+  /** The repository in force: changes from it that cannot be made (a version skipping a minor) are errors. */
+  previous?: Repository;
+}
+
+export function loadRepository(files: readonly RepositoryFile[], options: LoadOptions = {}): Repository {
   const errors: SpecError[] = [];
   const parsed: Parsed[] = [];
   const broken = new Set<string>();
@@ -69,7 +74,8 @@ export function loadRepository(files: readonly RepositoryFile[]): Repository {
   const profiles = new Map(parsed.filter((p) => p.kind === 'Profile').map((p) => [p.name, p]));
   const clusters: ResolvedCluster[] = [];
   for (const entry of parsed.filter((p) => p.kind === 'Cluster' && !broken.has(`Cluster/${p.name}`))) {
-    const resolved = resolveCluster(entry, profiles, broken);
+    const previous = options.previous?.clusters.find((c) => c.cluster.metadata.name === entry.name)?.cluster.spec;
+    const resolved = resolveCluster(entry, profiles, broken, previous);
     errors.push(...resolved.errors);
     if (resolved.cluster) clusters.push(resolved.cluster);
   }
@@ -116,7 +122,7 @@ function duplicateNames(parsed: Parsed[]): SpecError[] {
   return errors;
 }
 
-function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>): { cluster?: ResolvedCluster; errors: SpecError[] } {
+function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>, previous?: ClusterSpec): { cluster?: ResolvedCluster; errors: SpecError[] } {
   const clusterDoc = entry.document;
   const raw = clusterDoc.value as { metadata: Cluster['metadata']; spec?: Record<string, unknown> };
   const spec = raw.spec ?? {};
@@ -137,7 +143,7 @@ function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Se
   const merged = mergeLayers(profileSpec, spec);
   const resolved = validate<ClusterSpec>(ClusterSpec, merged, 'resolved');
   const issues = resolved.issues.map((i) => ({ ...i, path: ['spec', ...i.path] }));
-  if (issues.length === 0) issues.push(...clusterRules(resolved.value));
+  if (issues.length === 0) issues.push(...clusterRules(resolved.value), ...(previous ? transitionRules(previous, resolved.value) : []));
   // A resolved field may come from the cluster file, from its profile, or from a default
   // (then the error points at the cluster file, where the operator would add it).
   const locate = (issue: Issue) => (profileDoc && !clusterDoc.has(issue.path) && profileDoc.has(issue.path) ? profileDoc : clusterDoc).error(issue);

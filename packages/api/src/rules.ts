@@ -82,3 +82,23 @@ function providerRules(spec: ClusterSpec): Issue[] {
   }
   return issues;
 }
+
+/**
+ * Rules between the spec in force and the next one, for changes kubeadm cannot make: a
+ * Kubernetes version skipping a minor, or going back. (The planner refuses the same against
+ * the version the cluster runs, for a coordinator that starts without a spec in force.)
+ */
+export function transitionRules(previous: ClusterSpec, next: ClusterSpec): Issue[] {
+  const from = previous.kubernetes.version.split('.').map(Number) as [number, number, number];
+  const to = next.kubernetes.version.split('.').map(Number) as [number, number, number];
+  const path = ['spec', 'kubernetes', 'version'];
+  const order = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+  if (order(to, from) < 0) {
+    return [{ path, message: `${next.kubernetes.version} is older than ${previous.kubernetes.version}, the version in force; kubeadm upgrades, it does not downgrade` }];
+  }
+  if (to[0] !== from[0] || to[1] - from[1] > 1) {
+    const step = `${from[0]}.${from[1] + 1}`;
+    return [{ path, message: `${next.kubernetes.version} skips a minor version: ${previous.kubernetes.version} is in force, and Kubernetes upgrades one minor at a time; commit a ${step} version first` }];
+  }
+  return [];
+}

@@ -35,7 +35,7 @@ export function defaultStateDir(repo: string): string {
 
 /** How a repository argument is read: a URL (or a path with --ref) through Git at a pinned commit, a directory as it is. */
 export interface RepositoryReader {
-  read(): Promise<Snapshot>;
+  read(inForce?: Snapshot): Promise<Snapshot>;
   /** A given commit (Git sources only). */
   readCommit?(commit: string): Promise<Snapshot>;
   readFile(path: string, commit: string | undefined): Promise<string>;
@@ -45,7 +45,7 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
   if (isRemoteUrl(repo) || ref !== undefined) {
     const source = new GitSource({ url: repo, logger });
     return {
-      read: () => source.read(ref),
+      read: (inForce) => source.read(ref, inForce ? { previous: inForce } : {}),
       readCommit: (commit) => source.read(commit),
       readFile: (path, commit) => {
         if (!commit) throw new UserError(`cannot read ${path}: no commit in force`);
@@ -55,7 +55,7 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`${repo}: no such directory`);
   return {
-    read: () => readWorkingTree(repo),
+    read: (inForce) => readWorkingTree(repo, inForce ? { previous: inForce } : {}),
     readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
   };
 }
@@ -181,8 +181,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const lastGood = (await readStatusFile(stateDir))?.commit;
   const reconciler = new Reconciler({
     ...(lastGood && reader.readCommit ? { lastGood: { commit: lastGood, read: reader.readCommit } } : {}),
-    read: async () => {
-      const snapshot = await reader.read();
+    read: async (previous) => {
+      const snapshot = await reader.read(previous);
       if (!snapshot.errors.length) inForce = snapshot.commit;
       return snapshot;
     },

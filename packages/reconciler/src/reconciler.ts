@@ -13,8 +13,8 @@ import { agentConverged } from './kubernetes/observe.js';
 import type { ClusterStatus, FleetStatus, MachineStatus } from './status.js';
 
 export interface ReconcilerOptions {
-  /** Reads the desired state (a Git source, or a working tree). */
-  read(): Promise<Snapshot>;
+  /** Reads the desired state (a Git source, or a working tree), checked against the snapshot in force. */
+  read(inForce?: Snapshot): Promise<Snapshot>;
   /**
    * The commit an earlier coordinator had in force, and how to read it: when this process
    * starts on a commit that does not validate, that one stays in force, not nothing.
@@ -85,7 +85,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   }
 
   async round(): Promise<FleetStatus> {
-    const snapshot = await this.options.read();
+    const snapshot = await this.options.read(this.inForce);
     if (snapshot.errors.length && !this.inForce && this.options.lastGood) {
       const previous = await this.options.lastGood.read(this.options.lastGood.commit).catch((e: unknown) => {
         this.options.logger.warn({ err: e, commit: this.options.lastGood!.commit }, 'cannot read the last good commit');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { isSpecFile, type RepositoryFile } from '@herd/api';
+import { isSpecFile, type LoadOptions, type Repository, type RepositoryFile } from '@herd/api';
 import { herdCacheDir, redactUrl, silentLogger, UserError, type Logger } from '@herd/sys';
 import { snapshotOf, type Snapshot } from './snapshot.js';
 
@@ -35,6 +35,7 @@ export class GitSource {
   private readonly dir: string;
   private readonly logger: Logger;
   private last?: Snapshot;
+  private lastPrevious?: Repository;
 
   constructor(options: GitSourceOptions) {
     this.url = isRemoteUrl(options.url) || isAbsolute(options.url) ? options.url : resolve(options.url);
@@ -44,17 +45,21 @@ export class GitSource {
     this.logger = options.logger ?? silentLogger();
   }
 
-  /** Fetches, resolves `ref` (branch, tag or commit; default the remote's HEAD) and reads that commit. */
-  async read(ref?: string): Promise<Snapshot> {
+  /**
+   * Fetches, resolves `ref` (branch, tag or commit; default the remote's HEAD) and reads that
+   * commit, checked against `options.previous` (the snapshot in force) when given.
+   */
+  async read(ref?: string, options: LoadOptions = {}): Promise<Snapshot> {
     const git = await this.clone();
     await this.fetch(git);
     const commit = await this.resolve(git, ref);
-    if (this.last?.commit === commit && this.last.ref === ref) {
+    if (this.last?.commit === commit && this.last.ref === ref && this.lastPrevious === options.previous) {
       this.logger.debug({ commit }, 'commit unchanged; reusing parsed repository');
       return this.last;
     }
     const files = await this.filesAt(git, commit);
-    this.last = snapshotOf(files, this.display, commit, ref);
+    this.last = snapshotOf(files, this.display, commit, ref, options);
+    this.lastPrevious = options.previous;
     this.logger.info({ source: this.display, commit, clusters: this.last.clusters.length, errors: this.last.errors.length }, 'read repository');
     return this.last;
   }

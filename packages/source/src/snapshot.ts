@@ -1,4 +1,4 @@
-import { loadRepository, type Repository, type RepositoryFile } from '@herd/api';
+import { loadRepository, type LoadOptions, type Repository, type RepositoryFile } from '@herd/api';
 
 /** The desired state as read from one place at one moment: what every consumer of Git gets. */
 export interface Snapshot extends Repository {
@@ -10,6 +10,6 @@ export interface Snapshot extends Repository {
   ref?: string;
 }
 
-export function snapshotOf(files: RepositoryFile[], source: string, commit?: string, ref?: string): Snapshot {
-  return { source, ...(commit ? { commit } : {}), ...(ref ? { ref } : {}), ...loadRepository(files) };
+export function snapshotOf(files: RepositoryFile[], source: string, commit?: string, ref?: string, options: LoadOptions = {}): Snapshot {
+  return { source, ...(commit ? { commit } : {}), ...(ref ? { ref } : {}), ...loadRepository(files, options) };
 }

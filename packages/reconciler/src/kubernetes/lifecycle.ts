@@ -97,6 +97,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private endpoint?: { address: string; vip?: ControlPlaneEndpoint };
   private platform: Platform = DEFAULT_PLATFORM;
   private readonly prepared = new Set<string>();
+  private etcd?: { members: string[]; at: number };
   private desired = '';
 
   constructor(private readonly options: LifecycleOptions) {
@@ -239,16 +240,22 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     return this.kubeconfigText ? new URL(parseKubeconfig(this.kubeconfigText).server).host : undefined;
   }
 
-  /** etcd's members, asked of a Ready control plane's agent; undefined when none answers. */
+  /**
+   * etcd's members, asked of a Ready control plane's agent (at most every 15 s: an agent in
+   * the middle of a converge round answers only after it); undefined when none answers.
+   */
   private async etcdMembers(cluster: Cluster, machines: Machine[]): Promise<string[] | undefined> {
     if (!this.kube) return undefined;
+    if (this.etcd && this.options.clock.now() - this.etcd.at < 15_000) return this.etcd.members;
     for (const node of this.view.nodes.filter((n) => n.ready && isControlPlane(n))) {
       if (!machines.some((m) => m.name === node.name)) continue;
-      const outcome = await this.operate(cluster.metadata.name, node.name, 'etcd-members', {}, 30_000).catch(() => undefined);
+      const outcome = await this.operate(cluster.metadata.name, node.name, 'etcd-members', {}, 20_000).catch(() => undefined);
       if (!outcome?.ok) continue;
-      return (JSON.parse(outcome.outputs.members ?? '[]') as { name: string }[]).map((m) => m.name);
+      const members = (JSON.parse(outcome.outputs.members ?? '[]') as { name: string }[]).map((m) => m.name);
+      this.etcd = { members, at: this.options.clock.now() };
+      return members;
     }
-    return undefined;
+    return this.etcd?.members;
   }
 
   private async execute(cluster: Cluster, machines: Machine[], observation: ClusterObservation, action: ClusterAction): Promise<void> {
@@ -397,6 +404,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       const peer = this.view.nodes.find((n) => n.ready && isControlPlane(n) && n.name !== node);
       if (!peer) throw new StepFailed('etcd member', `no other Ready control plane to remove ${node}'s etcd member through`);
       await this.must(cluster.metadata.name, peer.name, 'etcd-member-remove', { name: node }, 2 * MINUTE, 'etcd member');
+      this.etcd = undefined;
     }
     await this.step('delete node', () => kube.deleteNode(node));
   }
