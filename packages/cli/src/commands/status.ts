@@ -82,9 +82,12 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     return running ? 0 : 1;
   }
   stdout.write(header(recorded, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
-  const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'CONVERGED', 'ERROR']];
+  const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'CONVERGED', 'NODE', 'ERROR']];
   for (const c of clusters) {
+    const nodes = new Map((c.kubernetes?.nodes ?? []).map((n) => [n.name, n]));
     for (const m of c.machines) {
+      const node = nodes.get(m.name);
+      const nodeState = node ? `${node.ready ? 'Ready' : 'NotReady'}${node.unschedulable ? ',cordoned' : ''} ${node.version}` : '-';
       const session = live?.get(`${c.name}/${m.name}`);
       const agent = session
         ? { state: state(session), generation: `${session.observedGeneration}/${session.desiredGeneration}`, error: session.status?.lastError ?? '' }
@@ -92,11 +95,19 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
           ? { state: live ? 'disconnected' : m.agent.connected ? 'was connected' : 'was disconnected', generation: `${m.agent.observedGeneration}/${m.agent.desiredGeneration}`, error: m.agent.lastError }
           : { state: 'not enrolled', generation: '-', error: '' };
       const machineState = present && !present.has(`${c.name}/${m.name}`) ? 'gone' : m.state;
-      rows.push([c.name, m.pool, m.name, m.addresses[0] ?? '-', machineState, agent.state, agent.generation, m.converged ? 'yes' : 'no', agent.error.split('\n')[0] ?? '']);
+      rows.push([c.name, m.pool, m.name, m.addresses[0] ?? '-', machineState, agent.state, agent.generation, m.converged ? 'yes' : 'no', nodeState, agent.error.split('\n')[0] ?? '']);
     }
-    if (c.machines.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', c.reason]);
+    if (c.machines.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', '-', c.reason]);
   }
   stdout.write(columns(rows));
+  for (const c of clusters) {
+    const k = c.kubernetes;
+    if (!k) continue;
+    stdout.write(`${c.name}: Kubernetes ${k.initialized ? `${k.apiVersion ?? 'API not answering'} at ${k.endpoint ?? '?'}` : 'not initialized'}\n`);
+    for (const line of [...k.running.map((r) => `running: ${r}`), ...k.holds.map((h) => `holding: ${h}`), ...(k.halted ? [`halted: ${k.halted}`] : []), ...(k.lastFailure ? [`last failure: ${k.lastFailure}`] : [])]) {
+      stdout.write(`  ${line}\n`);
+    }
+  }
   for (const c of clusters.filter((c) => !c.converged)) stdout.write(`${c.name}: ${c.reason}\n`);
   return 0;
 }
