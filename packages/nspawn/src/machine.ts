@@ -162,7 +162,6 @@ export class Machine {
     await fs.writeFile(at('etc/systemd/network/80-container-host0.network'), [
       '[Match]', 'Name=host0', '[Network]', `Address=${this.address}/${PREFIX_LENGTH}`, 'LinkLocalAddressing=no', '',
     ].join('\n'));
-    if (this.options.kubernetesNode) await writeKubernetesNodeBootFiles(this.rootfs, this.address, PREFIX_LENGTH);
     if (this.options.authorizedKeys?.length) {
       await fs.mkdir(at('root/.ssh'), { recursive: true, mode: 0o700 });
       await fs.writeFile(at('root/.ssh/authorized_keys'), `${this.options.authorizedKeys.join('\n')}\n`, { mode: 0o600 });
@@ -179,6 +178,8 @@ export class Machine {
   /** Boots the machine (again, after stop()) and waits until systemd is running. */
   async start(): Promise<void> {
     if (this.running) return;
+    // At every start, not only the first: a machine made before it was a Kubernetes node boots as one too.
+    if (this.options.kubernetesNode) await writeKubernetesNodeBootFiles(this.rootfs, this.address, PREFIX_LENGTH);
     const log = openSync(this.consoleLog, 'a');
     const env = { ...process.env, ...(this.options.kubernetesNode ? { SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' } : {}) };
     // A long-running child, not a command: the Executor runs commands to completion, so nspawn is spawned directly.
