@@ -54,8 +54,8 @@ export const VIRTUAL_IP_HOST = 254;
 export class LocalProvider implements Provider {
   readonly kind = 'local';
   private bridge?: Bridge;
-  private repo?: AptRepository;
   private repoUrl?: string;
+  private repoReady?: Promise<AptRepository>;
   private allocating: Promise<unknown> = Promise.resolve();
   private readonly exec: Executor;
   private readonly cacheDir: string;
@@ -179,26 +179,27 @@ export class LocalProvider implements Provider {
 
   /** The local apt repository (PROVIDER_DIR/apt/published), served on the bridge while the coordinator runs. */
   async aptSources(): Promise<AptSource[]> {
-    const fresh = !this.repo;
+    const fresh = !this.repoReady;
     const repo = await this.repository();
     if (!fresh) await repo.index();
     return [{ name: 'herd-local', line: `deb [trusted=yes] ${this.repoUrl} ./`, key: '' }];
   }
 
-  /** The repository, served on the bridge from the first use until close(). */
-  private async repository(): Promise<AptRepository> {
-    if (!this.repo) {
+  /** The repository, served on the bridge from the first use until close(); one, also when asked for twice at once. */
+  private repository(): Promise<AptRepository> {
+    this.repoReady ??= (async () => {
       const bridge = await this.network();
       const repo = await AptRepository.create({ dir: join(this.options.dir, 'apt'), exec: this.exec, logger: this.options.logger });
       this.repoUrl = await repo.serve(bridge.hostAddress);
-      this.repo = repo;
-    }
-    return this.repo;
+      return repo;
+    })().catch((e: unknown) => { this.repoReady = undefined; throw e; });
+    return this.repoReady;
   }
 
   async close(): Promise<void> {
-    await this.repo?.close();
-    this.repo = undefined;
+    const ready = this.repoReady;
+    this.repoReady = undefined;
+    await (await ready?.catch(() => undefined))?.close();
   }
 
   private machineOptions(record: MachineRecord, bridge: Bridge, image: string) {
