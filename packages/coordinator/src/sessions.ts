@@ -4,8 +4,9 @@ import type { Clock, Logger } from '@herd/sys';
 import { PROTOCOL_VERSION } from '@herd/proto';
 import type {
   AgentMessage__Output, CoordinatorMessage, Facts__Output, Hello__Output, NodeAssignment, NodeSession__Output,
-  NodeSpec, NodeStatus__Output,
+  NodeSpec, NodeStatus__Output, Operation, OperationResult__Output,
 } from '@herd/proto';
+import { deadlineReached, OperationTimeoutError, PendingOperation, type OperateOptions, type OperationOutcome, type OperationRequest } from './operations.js';
 
 /** A node as the coordinator addresses it. Node names are unique within a cluster. */
 export interface NodeRef {
@@ -45,10 +46,18 @@ interface NodeRecord extends NodeRef {
   agentVersion: string;
   facts?: Facts__Output;
   status?: NodeStatus__Output;
+  /** Operations sent (or to send) and not answered, by id, in the order they were made. */
+  operations: Map<string, PendingOperation>;
 }
 
+/**
+ * One stream's outbox: one message in flight at a time. Assignments replace each other
+ * (only the newest matters) and go first; operations queue behind in order and are never
+ * replaced, so neither kind can push the other out.
+ */
 class Session {
   private pending?: NodeAssignment;
+  private readonly operations: Operation[] = [];
   private inFlight = false;
 
   constructor(readonly sink: SessionSink) {}
@@ -59,12 +68,34 @@ class Session {
     this.flush();
   }
 
+  /** Queues an operation behind those not yet sent. */
+  send(operation: Operation): void {
+    this.operations.push(operation);
+    this.flush();
+  }
+
+  /** Drops an operation not yet sent (it was answered, timed out or aborted meanwhile). */
+  withdraw(id: string): void {
+    const index = this.operations.findIndex((o) => o.id === id);
+    if (index >= 0) this.operations.splice(index, 1);
+  }
+
+  private next(): CoordinatorMessage | undefined {
+    if (this.pending) {
+      const assignment = this.pending;
+      this.pending = undefined;
+      return { assignment };
+    }
+    const operation = this.operations.shift();
+    return operation && { operation };
+  }
+
   private flush(): void {
-    if (this.inFlight || !this.pending) return;
-    const assignment = this.pending;
-    this.pending = undefined;
+    if (this.inFlight) return;
+    const message = this.next();
+    if (!message) return;
     this.inFlight = true;
-    this.sink.write({ assignment }, () => {
+    this.sink.write(message, () => {
       this.inFlight = false;
       this.flush();
     });
@@ -116,7 +147,7 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
     const key = nodeKey(ref);
     let record = this.nodes.get(key);
     if (!record) {
-      record = { cluster: ref.cluster, node: ref.node, generation: 0, ackedGeneration: 0, observedGeneration: 0, agentVersion: '' };
+      record = { cluster: ref.cluster, node: ref.node, generation: 0, ackedGeneration: 0, observedGeneration: 0, agentVersion: '', operations: new Map() };
       this.nodes.set(key, record);
     }
     return record;
@@ -149,6 +180,8 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
       if (record.desired) record.desired = { ...record.desired, generation: ++record.generation };
     }
     if (record.desired && record.desired.generation > hello.heldGeneration) session.offer(record.desired);
+    // Unanswered operations go again: the agent runs an id once and answers repeats from its store.
+    for (const pending of record.operations.values()) session.send(pending.message);
     this.options.logger.info({ node: nodeKey(identity), agentVersion: hello.agentVersion, heldGeneration: hello.heldGeneration }, 'agent connected');
     this.emit('hello', identity, hello);
 
@@ -171,6 +204,7 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
             this.emit('status', identity, message.status!);
             break;
           case 'operationResult':
+            this.answer(record, message.operationResult!);
             break;
           default:
             throw new SessionRefused('protocol-violation', `unexpected message "${message.body ?? 'empty'}" after hello`);
@@ -199,6 +233,58 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
     record.desired = assignment;
     record.session?.offer(assignment);
     return assignment.generation;
+  }
+
+  /**
+   * Sends a one-shot operation to a node (now if connected, else on its next Hello; again
+   * after every reconnect until answered) and resolves with the agent's result. Rejects with
+   * OperationTimeoutError after `timeoutMs`, or with the signal's reason when it aborts.
+   * Args and outputs carry secrets and are never logged.
+   */
+  operate(ref: NodeRef, request: OperationRequest, options: OperateOptions): Promise<OperationOutcome> {
+    const record = this.record(ref);
+    const { logger, clock } = this.options;
+    const id = request.id ?? randomUUID();
+    if (record.operations.has(id)) return Promise.reject(new Error(`operation ${id} is already pending on node ${nodeKey(ref)}`));
+    const pending = new PendingOperation({ id, kind: request.kind, args: request.args ?? {} }, clock);
+    const log = { node: nodeKey(ref), id, kind: request.kind };
+    const forget = () => {
+      record.operations.delete(id);
+      record.session?.withdraw(id);
+    };
+    record.operations.set(id, pending);
+    const { signal } = options;
+    const abort = () => {
+      forget();
+      logger.warn(log, 'operation abandoned');
+      pending.fail(signal!.reason);
+    };
+    if (signal?.aborted) abort();
+    else {
+      signal?.addEventListener('abort', abort, { once: true });
+      void deadlineReached(clock, options.timeoutMs, pending.waiting).then((reached) => {
+        if (!reached) return;
+        forget();
+        logger.warn({ ...log, timeoutMs: options.timeoutMs }, 'operation timed out');
+        pending.fail(new OperationTimeoutError(nodeKey(ref), request.kind, id, options.timeoutMs));
+      });
+      void pending.outcome.catch(() => {}).finally(() => signal?.removeEventListener('abort', abort));
+      logger.info({ ...log, connected: Boolean(record.session) }, 'operation requested');
+      record.session?.send(pending.message);
+    }
+    return pending.outcome;
+  }
+
+  private answer(record: NodeRecord, result: OperationResult__Output): void {
+    const pending = record.operations.get(result.id);
+    const log = { node: nodeKey(record), id: result.id };
+    if (!pending) {
+      this.options.logger.warn(log, 'result for an operation not pending here ignored');
+      return;
+    }
+    record.operations.delete(result.id);
+    this.options.logger.info({ ...log, kind: pending.kind, ok: result.ok, durationMs: this.options.clock.now() - pending.started }, 'operation done');
+    pending.answer(result);
   }
 
   /** The generation a node last acknowledged holding. */
