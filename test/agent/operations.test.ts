@@ -14,7 +14,7 @@ import {
 } from '@herd/agent';
 import { createCA, issueClientCert, issueServerCert } from '@herd/pki';
 import type { OperationResult } from '@herd/proto';
-import { createLogger, nodeFileSystem, type Logger } from '@herd/sys';
+import { createLogger, nodeFileSystem, type Executor, type Logger } from '@herd/sys';
 import { FakeClock, FakeMachine } from '../converge/fakes.js';
 import { LogCapture } from '../coordinator/harness.js';
 
@@ -41,6 +41,9 @@ class FakeEtcd implements EtcdGateway {
   }
 }
 
+/** A result as the runner sends it: every field set. */
+type Answer = Required<Pick<OperationResult, 'id' | 'ok' | 'message'>> & { outputs: Record<string, string> };
+
 function setup(options: { dryRun?: boolean; logger?: Logger; lock?: Mutex } = {}) {
   const machine = new FakeMachine();
   machine.units.set('kubelet', { enabled: true, active: true });
@@ -58,15 +61,18 @@ function setup(options: { dryRun?: boolean; logger?: Logger; lock?: Mutex } = {}
   const logger = options.logger ?? createLogger({ name: 'herd-agent', level: 'debug', destination: logs });
   const clock = new FakeClock();
   const events: string[] = [];
-  const runner = () => new OperationRunner({ env: { exec: machine.exec, fs: machine.fs, etcd }, store: state, lock, logger, clock, dryRun: options.dryRun });
+  /** Awaited before every command: lets a test make one take time. */
+  const hooks = { beforeExec: async (_command: string) => {} };
+  const exec: Executor = { run: async (command, args, opts) => { await hooks.beforeExec(command); return machine.exec.run(command, args, opts); } };
+  const runner = () => new OperationRunner({ env: { exec, fs: machine.fs, etcd }, store: state, lock, logger, clock, dryRun: options.dryRun });
   let current = runner();
   const sent: OperationResult[] = [];
   const send = async (result: OperationResult) => { events.push(`send ${result.id}`); sent.push(result); };
   const operate = async (kind: string, args: Record<string, string> = {}, id = `${kind}-${sent.length}`) => {
     await current.handle({ id, kind, args }, send);
-    return sent.at(-1)!;
+    return sent.at(-1)! as Answer;
   };
-  return { machine, etcd, state, lock, logs, clock, events, sent, operate, restart: () => { current = runner(); }, handle: (...a: Parameters<OperationRunner['handle']>) => current.handle(...a) };
+  return { hooks, machine, etcd, state, lock, logs, clock, events, sent, operate, restart: () => { current = runner(); }, handle: (...a: Parameters<OperationRunner['handle']>) => current.handle(...a) };
 }
 
 test('kubeadm-init writes the config 0600, validates it, runs init and returns the admin kubeconfig; a second init only reads it', async () => {
@@ -248,7 +254,7 @@ test('an operation waits for the converge round holding the lock, and an id re-s
   assert.equal(w.sent.length, 1);
   // And a round waits for an operation in the same way.
   const order: string[] = [];
-  w.machine.script('kubeadm', async () => { order.push('kubeadm starts'); await new Promise((r) => setTimeout(r, 20)); order.push('kubeadm ends'); return undefined; });
+  w.hooks.beforeExec = async () => { order.push('kubeadm starts'); await new Promise((r) => setTimeout(r, 20)); order.push('kubeadm ends'); };
   const op = w.handle({ id: 'u', kind: 'kubeadm-upgrade', args: { mode: 'node', config: 'x' } }, async () => {});
   await new Promise((r) => setImmediate(r));
   await w.lock.run(async () => { order.push('round'); });
