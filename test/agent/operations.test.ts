@@ -1,22 +1,25 @@
 // The agent's operations with a scripted machine (FakeMachine) and an in-memory etcd: the
 // commands of every kind in order, idempotency, results persisted before they are sent and
 // answered from the store on re-send, one at a time and never beside a converge round.
-// The etcd gateway itself is checked against a real mutual-TLS server on loopback.
+// The etcd gateway itself is checked against a mutual-TLS server and a real etcd on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import {
-  AgentState, httpsEtcdGateway, listMembers, Mutex, OperationRunner, redactSecrets, type EtcdGateway,
+  AgentState, httpsEtcdGateway, listMembers, Mutex, OperationRunner, redactSecrets, removeMember, type EtcdGateway,
 } from '@herd/agent';
 import { createCA, issueClientCert, issueServerCert } from '@herd/pki';
 import type { OperationResult } from '@herd/proto';
 import { createLogger, nodeFileSystem, type Executor, type Logger } from '@herd/sys';
 import { FakeClock, FakeMachine } from '../converge/fakes.js';
 import { LogCapture } from '../coordinator/harness.js';
+import { apiServerBinaries } from '../kube/apiserver.js';
 
 const CONFIG = 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n';
 const KUBECONFIG = 'apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: c2VjcmV0LWFkbWluLWtleQ==\n';
@@ -308,3 +311,94 @@ test('the https etcd gateway speaks mutual TLS with the node\'s etcd client cert
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('against a real etcd on loopback (mutual TLS): etcd-members and etcd-member-remove through its JSON gateway', async (t) => {
+  const binary = join(apiServerBinaries().etcd);
+  const root = await mkdtemp(join(tmpdir(), 'herd-etcd-'));
+  const pki = kubeadmEtcdPki(join(root, 'etc/kubernetes/pki'));
+  const fs = nodeFileSystem(root);
+  const [clientPort, peerPort, learnerPort] = await freePorts(3);
+  const clientUrl = `https://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const etcd = spawn(binary, [
+    '--name=cp-1', `--data-dir=${join(root, 'data')}`,
+    `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`,
+    `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=cp-1=${peerUrl}`,
+    `--cert-file=${pki}/etcd/server.crt`, `--key-file=${pki}/etcd/server.key`,
+    '--client-cert-auth', `--trusted-ca-file=${pki}/etcd/ca.crt`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let etcdLog = '';
+  etcd.stderr!.on('data', (chunk: Buffer) => { etcdLog = (etcdLog + chunk.toString()).slice(-3000); });
+  const exited = new Promise<void>((resolve) => etcd.once('exit', () => resolve()));
+  t.after(async () => {
+    if (etcd.exitCode === null && etcd.signalCode === null) etcd.kill('SIGTERM');
+    await exited;
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const gateway = httpsEtcdGateway(fs, { endpoint: clientUrl, timeoutMs: 2_000 });
+  const runner = new OperationRunner({
+    env: { exec: new FakeMachine().exec, fs, etcd: gateway }, store: new AgentState(fs, '/state'), lock: new Mutex(),
+    logger: createLogger({ name: 'herd-agent', level: 'silent' }), clock: new FakeClock(),
+  });
+  const results: OperationResult[] = [];
+  const operate = async (id: string, kind: string, args: Record<string, string> = {}) => {
+    await runner.handle({ id, kind, args }, async (r) => { results.push(r); });
+    return results.at(-1)! as Answer;
+  };
+  const deadline = Date.now() + 30_000;
+  let lastError = '';
+  while (!(await listMembers(gateway).then(() => true, (e: Error) => { lastError = e.message; return false; }))) {
+    assert.ok(Date.now() < deadline && etcd.exitCode === null, `etcd did not come up within 30 s: ${lastError}\n${etcdLog}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  const listed = await operate('m1', 'etcd-members');
+  assert.equal(listed.ok, true, listed.message);
+  const [member] = JSON.parse(listed.outputs.members!) as { id: string; name: string; peerURLs: string[]; clientURLs: string[] }[];
+  assert.match(member!.id, /^\d+$/);
+  assert.deepEqual([member!.name, member!.peerURLs, member!.clientURLs], ['cp-1', [peerUrl], [clientUrl]]);
+
+  // A learner does not count for quorum, so a one-member cluster can take one and lose it again.
+  await gateway.post('/v3/cluster/member/add', JSON.stringify({ peerURLs: [`http://127.0.0.1:${learnerPort}`], isLearner: true }));
+  const learner = (await listMembers(gateway)).find((m) => m.name === '');
+  assert.ok(learner, 'the learner is listed, without a name until it starts');
+  await removeMember(gateway, learner.id);
+  assert.deepEqual((await listMembers(gateway)).map((m) => m.name), ['cp-1']);
+
+  const absent = await operate('m2', 'etcd-member-remove', { name: 'cp-9' });
+  assert.deepEqual([absent.ok, absent.message], [true, 'not a member']);
+});
+
+/**
+ * The etcd part of kubeadm's PKI, made with openssl as kubeadm makes it: etcd's serving
+ * certificate is also a client certificate (its JSON gateway dials etcd's own gRPC port
+ * with it), and the API server's etcd client certificate.
+ */
+function kubeadmEtcdPki(pki: string): string {
+  mkdirSync(join(pki, 'etcd'), { recursive: true });
+  const p = (f: string) => join(pki, f);
+  const ossl = (...args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ossl('req', '-x509', ...ec, '-keyout', p('etcd/ca.key'), '-out', p('etcd/ca.crt'), '-days', '1', '-subj', '/CN=etcd-ca',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature');
+  const leaf = (name: string, subject: string, ext: string) => {
+    writeFileSync(p(`${name}.ext`), ext);
+    ossl('req', '-new', ...ec, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', subject);
+    ossl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('etcd/ca.crt'), '-CAkey', p('etcd/ca.key'), '-CAcreateserial',
+      '-out', p(`${name}.crt`), '-days', '1', '-extfile', p(`${name}.ext`));
+  };
+  leaf('etcd/server', '/CN=cp-1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+  leaf('apiserver-etcd-client', '/CN=kube-apiserver-etcd-client', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+  return pki;
+}
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<NetServer>((resolve) => {
+    const s = createNetServer();
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
