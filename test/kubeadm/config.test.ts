@@ -12,7 +12,7 @@ test('init on the default platform: the node, the cluster, the systemd driver, n
   const init = docs.InitConfiguration!;
   assert.equal(init.apiVersion, KUBEADM_API);
   assert.deepEqual(init.localAPIEndpoint, { advertiseAddress: '10.0.0.11', bindPort: 6443 });
-  assert.deepEqual(init.nodeRegistration, { name: 'cp-1', criSocket: 'unix:///run/containerd/containerd.sock', imagePullPolicy: 'IfNotPresent' });
+  assert.deepEqual(init.nodeRegistration, { name: 'cp-1', criSocket: 'unix:///run/containerd/containerd.sock', imagePullPolicy: 'IfNotPresent', kubeletExtraArgs: [{ name: 'node-ip', value: '10.0.0.11' }] });
   assert.equal(init.certificateKey, CERT_KEY);
   assert.equal(init.patches, undefined);
   assert.equal(init.timeouts.controlPlaneComponentHealthCheck, '15m0s');

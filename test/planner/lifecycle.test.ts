@@ -169,6 +169,10 @@ table('rule 4, bootstrap', [
   { name: 'refusal: a stopped or disconnected control plane is not initialized',
     observed: { initialized: false, api: undefined }, members: [m('cp1', { node: false, state: 'stopped' }), m('w1', { node: false }), m('w2', { node: false })],
     actions: [], holds: ["waiting for a control-plane machine's agent"] },
+  { name: 'before init a surplus machine simply goes, newest first (no cluster to drain it from)',
+    observed: { initialized: false, api: undefined },
+    members: [m('cp1', { node: false, agent: 'unconverged' }), m('w1', { node: false }), m('w2', { node: false }), m('w3', { node: false }), m('x1', { node: false, pool: 'gone' })],
+    actions: ['remove w3 (scale-down)', 'remove x1 (pool-removed)'], holds: ["waiting for a control-plane machine's agent"] },
 ]);
 
 table('rule 5, joins', [

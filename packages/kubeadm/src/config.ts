@@ -63,8 +63,14 @@ function patches(platform: Platform, node: string): Yaml {
 }
 
 /** What init and join say alike about the node: its name, the runtime, the pull policy, the ignored checks. */
-function nodeRegistration(name: string, platform: Platform): Yaml {
-  return { name, criSocket: CRI_SOCKET, imagePullPolicy: platform.imagePullPolicy, ...ignored(platform) };
+function nodeRegistration(node: { name: string; address: string }, platform: Platform): Yaml {
+  return {
+    name: node.name, criSocket: CRI_SOCKET, imagePullPolicy: platform.imagePullPolicy,
+    // The address the machine is reached on: without a default route (machines behind a
+    // bridge) the kubelet finds none and the Node has no InternalIP, so no logs or exec.
+    kubeletExtraArgs: [{ name: 'node-ip', value: node.address }],
+    ...ignored(platform),
+  };
 }
 
 /**
@@ -102,7 +108,7 @@ export function initConfiguration(o: { cluster: ClusterConfig; node: NodeIdentit
     apiVersion: KUBEADM_API,
     kind: 'InitConfiguration',
     localAPIEndpoint: localAPIEndpoint(node.address),
-    nodeRegistration: nodeRegistration(node.name, platform),
+    nodeRegistration: nodeRegistration(node, platform),
     ...(o.certificateKey ? { certificateKey: o.certificateKey } : {}),
     ...patches(platform, node.name),
     timeouts: KUBEADM_TIMEOUTS,
@@ -150,7 +156,7 @@ export function joinConfiguration(o: {
         caCertHashes: [valid.caCertHash('caCertHash', o.caCertHash)],
       },
     },
-    nodeRegistration: nodeRegistration(node.name, platform),
+    nodeRegistration: nodeRegistration(node, platform),
     ...controlPlane,
     ...patches(platform, node.name),
     timeouts: KUBEADM_TIMEOUTS,

@@ -26,6 +26,7 @@ export function planCluster(cluster: Cluster, observed: ClusterObservation): Clu
   const actions: ClusterAction[] = createActions(world);
   if (observed.inProgress) return planAroundInProgress(world, observed.inProgress, actions, holds);
   if (!observed.initialized) {
+    actions.push(...surplusBeforeInit(world));
     const first = world.controlPlane.members.find((m) => m.state === 'running' && m.agent?.connected && m.agent.converged);
     if (first) actions.push({ type: 'init', machine: first.machine, version: world.policy.desiredVersion, reason: `the cluster is not initialized and ${first.machine} is the oldest control-plane machine whose agent converged` });
     else holds.push({ subject: CONTROL_PLANE_POOL, reason: "waiting for a control-plane machine's agent to converge before kubeadm init" });
@@ -79,6 +80,17 @@ export function planCluster(cluster: Cluster, observed: ClusterObservation): Clu
   const busy = new Set(actions.filter(isDisruptive).map((a) => a.machine));
   actions.push(...uncordons(world, busy));
   return { actions, holds };
+}
+
+/** Rule 10 before init: no cluster exists yet, so a surplus machine runs nothing of Kubernetes and simply goes, newest first. */
+function surplusBeforeInit(world: World): DisruptiveAction[] {
+  return world.pools.flatMap((pool) => {
+    const surplus = pool.members.length - (pool.inSpec ? pool.replicas : 0);
+    return pool.members.slice(pool.members.length - Math.max(0, surplus)).reverse().map((m): DisruptiveAction => ({
+      type: 'remove', machine: m.machine, pool: pool.name, role: pool.role, cause: pool.inSpec ? 'scale-down' : 'pool-removed',
+      reason: pool.inSpec ? `pool ${pool.name} has ${pool.members.length} machines and wants ${pool.replicas} (no cluster yet)` : `pool ${pool.name} is no longer in the cluster's spec (no cluster yet)`,
+    }));
+  });
 }
 
 /** Rule 1: the action in progress resumes alone; only what disrupts nothing goes alongside (creates, worker joins, uncordons). */

@@ -92,6 +92,9 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private view: ApiView = { nodes: [] };
   private lastPlan?: ClusterPlan;
   private lastObservation?: ClusterObservation;
+  /** Counts finished batches of actions, so a plan made before the last batch finished is not acted on. */
+  private finished = 0;
+  private plannedAt = -1;
   private lastFailure?: string;
   private failedAt = 0;
   private endpoint?: { address: string; vip?: ControlPlaneEndpoint };
@@ -129,6 +132,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     if (this.view.leaseHeldElsewhere) plan.holds.unshift({ reason: `another coordinator (${this.view.leaseHeldElsewhere}) holds the cluster's lease` });
     this.lastPlan = plan;
     this.lastObservation = observation;
+    this.plannedAt = this.finished;
     return plan;
   }
 
@@ -138,7 +142,8 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
    * every budget allows). Creates are the caller's (it runs them within the round).
    */
   start(cluster: Cluster, machines: Machine[], plan: ClusterPlan): void {
-    if (this.running || this.view.leaseHeldElsewhere || !this.lastObservation) return;
+    // A plan made while earlier actions ran is stale once they finished: the next round plans again.
+    if (this.running || this.view.leaseHeldElsewhere || !this.lastObservation || this.plannedAt !== this.finished) return;
     const observation = this.lastObservation;
     const actions = plan.actions.filter((a) => a.type !== 'create');
     const disruptive = actions.filter(isDisruptive);
@@ -150,6 +155,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     this.running = Promise.all(chosen.map((action) => this.execute(cluster, machines, observation, action)))
       .then(() => undefined)
       .finally(() => {
+        this.finished++;
         this.running = undefined;
         this.runningActions = [];
         this.emit('done');
@@ -281,7 +287,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       const message = (e as Error).message;
       log.error({ err: e, step }, `${action.type} failed`);
       this.lastFailure = `${action.type} ${'machine' in action ? action.machine : ''} failed at ${step}: ${message}`;
-      this.failedAt = this.options.clock.now();
+      if (isDisruptive(action)) this.failedAt = this.options.clock.now();
       this.emit('action', 'failed', `${what} at ${step}: ${message}`, this.options.clock.now() - started);
       if (action.type === 'upgrade') await this.halt({ action, step, message, version: this.desired });
     }
@@ -350,7 +356,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     // kubeadm first; the kubelet only after `kubeadm upgrade`, so it is never newer than the API server.
     this.pins.set(action.machine, { kubeadm: version, kubelet: this.versions(action.machine).kubelet });
     await this.step('kubeadm package', () => this.converge(name, action.machine));
-    const config = upgradeConfiguration({ version, platform: this.platform });
+    const config = upgradeConfiguration({ version, node: action.machine, platform: this.platform });
     await this.must(name, action.machine, 'kubeadm-upgrade', { mode: action.mode, config }, OPERATION_TIMEOUT_MS, `kubeadm upgrade ${action.mode}`);
     this.pins.set(action.machine, same(version));
     await this.step('kubelet package', () => this.converge(name, action.machine));
