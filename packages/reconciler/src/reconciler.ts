@@ -342,7 +342,7 @@ function kubernetesReasons(cluster: Cluster, machines: Machine[], k: KubernetesS
   const nodes = new Map(k.nodes.map((n) => [n.name, n]));
   const notYet = machines.filter((m) => {
     const node = nodes.get(m.name);
-    return !node || !node.ready || node.unschedulable || kubeVersion(node.version) !== version;
+    return !node || !node.ready || node.unschedulable || node.version !== version;
   }).map((m) => m.name);
   if (k.initialized && notYet.length) reasons.push(`nodes not Ready at ${version} and schedulable: ${notYet.join(', ')}`);
   const stale = k.nodes.filter((n) => !machines.some((m) => m.name === n.name)).map((n) => n.name);

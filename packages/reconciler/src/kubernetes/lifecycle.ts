@@ -116,7 +116,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     this.platform = provider.kubernetes?.platform() ?? DEFAULT_PLATFORM;
     await this.loadSecrets(cluster);
     this.view = await readApi(this.kube, this.options.holder);
-    for (const version of new Set([this.desired, ...this.view.nodes.map((n) => kubeVersion(n.kubeletVersion))])) {
+    for (const version of new Set([this.desired, ...this.view.nodes.filter((n) => n.kubeletVersion).map((n) => kubeVersion(n.kubeletVersion))])) {
       if (this.prepared.has(version) || !provider.kubernetes) continue;
       await provider.kubernetes.prepare(version, (message) => this.options.logger.info({ version }, message));
       this.prepared.add(version);
@@ -166,7 +166,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   versions(machine: string): NodeVersions {
     const pinned = this.pins.get(machine);
     if (pinned) return pinned;
-    const node = this.view.nodes.find((n) => n.name === machine);
+    const node = this.view.nodes.find((n) => n.name === machine && n.kubeletVersion);
     if (node) return same(kubeVersion(node.kubeletVersion));
     // A new node joins at the version the control plane runs, never newer (the skew policy).
     return same(this.view.api ? kubeVersion(this.view.api.version) : this.desired);
