@@ -348,8 +348,9 @@ fi
 # minbase machine lacks. apt resolves against an empty dpkg status (so nothing this host
 # happens to have installed is left out) twice: once for these packages, once for what
 # `debootstrap --variant=minbase` installs (every Priority: required package, and apt);
-# the difference is downloaded. Shared by every version.
-NODE_PACKAGES=(containerd runc containernetworking-plugins conntrack iptables ethtool socat ebtables)
+# the difference is downloaded. Shared by every version. keepalived, haproxy and curl hold
+# the virtual IP in front of several control planes (packages/kubeadm ENDPOINT_PACKAGES).
+NODE_PACKAGES=(containerd runc containernetworking-plugins conntrack iptables ethtool socat ebtables keepalived haproxy curl)
 DEB_DIR=$K/debian
 mkdir -p "$DEB_DIR"
 resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty system

@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commit, git, tempDir } from '../support.js';
 import { saveHostSysctls } from '../kubernetes/node.js';
-import { Coordinator, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
+import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const VERSION = '1.34.4';
 const KUBECTL = `/var/cache/herd/kubernetes/v${VERSION}/bin/kubectl`;
@@ -80,9 +80,7 @@ test('three control planes behind a virtual IP survive the loss of one, which he
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();
-  const machineDir = join(state, 'providers/local/machines', holder.name);
-  process.kill(Number(readFileSync(join(machineDir, 'nspawn.pid'), 'utf8').trim()), 'SIGKILL');
-  rmSync(machineDir, { recursive: true, force: true });
+  await deleteBehindHerdsBack(state, 'ha', holder.name);
 
   const healed = await wait('a new third control plane, the lost one forgotten', (st) => settled(st) && !machinesOf(st).some((m) => m.name === holder.name));
   watching = false;

@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { LocalProvider } from '@herd/provider-local';
+import { silentLogger } from '@herd/sys';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const HERD = join(ROOT, 'packages/cli/dist/main.js');
@@ -91,5 +93,18 @@ export class Coordinator {
 
   tail(chars = 3000): string {
     return this.log.join('').slice(-chars);
+  }
+}
+
+/**
+ * Deletes a local machine as a cloud console would: through the provider, with neither
+ * herd's coordinator nor the cluster told.
+ */
+export async function deleteBehindHerdsBack(state: string, cluster: string, machine: string): Promise<void> {
+  const provider = new LocalProvider({ dir: join(state, 'providers/local'), cluster, logger: silentLogger() });
+  try {
+    await provider.delete(machine);
+  } finally {
+    await provider.close();
   }
 }

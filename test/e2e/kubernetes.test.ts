@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commit, git, tempDir } from '../support.js';
 import { saveHostSysctls } from '../kubernetes/node.js';
-import { Coordinator, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
+import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const FROM = '1.34.4';
 const TO = '1.35.4';
@@ -133,11 +133,8 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
   await t.test('a worker machine deleted behind herd\'s back is replaced, its Node forgotten', async () => {
     const before = await wait('status', () => true);
     const victim = workersOf(before)[0]!;
-    // As a cloud console would: the machine is gone, without herd or the cluster being told.
-    const machineDir = join(state, 'providers/local/machines', victim);
-    const nspawn = Number((await promisify(execFile)('cat', [join(machineDir, 'nspawn.pid')])).stdout.trim());
-    process.kill(nspawn, 'SIGKILL');
-    await promisify(execFile)('rm', ['-rf', machineDir]);
+    // As a cloud console would: the provider deletes the machine, herd's coordinator and the cluster are not told.
+    await deleteBehindHerdsBack(state, 'kube', victim);
     const after = await wait('a replacement Ready and the old Node gone', (s) => settled(s, TO, 3) && !workersOf(s).includes(victim));
     assert.ok(!(await nodes()).some((n) => n.metadata.name === victim));
     assert.equal(workersOf(after).length, 2);

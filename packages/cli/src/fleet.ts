@@ -231,8 +231,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       }
     },
     // The record stays: its port is where the agents will look for the next coordinator.
+    // Actions in flight are not awaited: the lease records a disruptive one, and the next
+    // coordinator resumes it.
     async close() {
-      await reconciler.idle();
       await coordinator.close();
       await providers.close();
     },

@@ -23,7 +23,9 @@ export interface KubernetesNodeContext extends NodeSpecContext {
  */
 export function kubernetesNodeSpec(cluster: Cluster, pool: PoolPlan, machine: string, context: KubernetesNodeContext): NodeSpec {
   const os = buildNodeSpec(cluster, pool, machine, context);
-  const version = context.versions.kubelet;
+  // The node's parts at kubeadm's version (the images `kubeadm upgrade` deploys come with it);
+  // in an upgrade the kubelet and kubectl stay behind until `kubeadm upgrade` has run.
+  const version = context.versions.kubeadm;
   const parts = nodeParts({
     role: pool.role, node: machine, address: context.address, version, platform: context.platform,
     pauseImage: context.platform.pauseImage?.(version) ?? DEFAULT_PAUSE_IMAGE,
@@ -32,8 +34,7 @@ export function kubernetesNodeSpec(cluster: Cluster, pool: PoolPlan, machine: st
     ...(context.podCidr ? { podCidr: context.podCidr } : {}),
     ...(context.endpoint && pool.role === 'control-plane' ? { endpoint: context.endpoint } : {}),
   });
-  // In an upgrade kubeadm moves first: the kubelet stays until `kubeadm upgrade` has run.
-  const packages = parts.packages.map((p) => (p.name === 'kubeadm' ? { ...p, version: debianVersion(context.versions.kubeadm) } : p));
+  const packages = parts.packages.map((p) => (p.name === 'kubelet' || p.name === 'kubectl' ? { ...p, version: debianVersion(context.versions.kubelet) } : p));
   const named = <T extends { name?: string; path?: string }>(mine: T[], theirs: T[], key: (t: T) => string) => {
     const taken = new Set(mine.map(key));
     return [...theirs.filter((t) => !taken.has(key(t))), ...mine];
