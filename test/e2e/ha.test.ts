@@ -5,10 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { commit, git, tempDir } from '../support.js';
+import { commit, git } from '../support.js';
 import { saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
@@ -34,18 +35,22 @@ const settled = (s: FleetStatus) => {
 };
 
 test('three control planes behind a virtual IP survive the loss of one, which herd replaces', { timeout: 60 * MINUTES }, async (t) => {
-  const root = tempDir(t, 'herd-ha-');
+  // Removed last, after the machines living in it (hooks run in the order they were added).
+  const root = mkdtempSync(join(tmpdir(), 'herd-ha-'));
   const repo = join(root, 'fleet');
   const state = join(root, 'state');
   git(root, 'init', '-q', repo);
   commit(repo, { 'clusters/ha.yaml': CLUSTER });
   const up = new Coordinator([repo, '--ref', 'main', '--state', state, '--interval', '3s']);
-  t.after(await saveHostSysctls());
+  const restoreSysctls = await saveHostSysctls();
   t.after(async () => {
     await up.stop();
     const down = herd(['down', repo, '--state', state]);
     assert.equal(down.code, 0, down.stderr);
   });
+  // The host kernel settings the kubelets changed go back once the machines are gone.
+  t.after(restoreSysctls);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   up.start();
   const wait = (what: string, check: (s: FleetStatus) => boolean, timeoutMs = 25 * MINUTES) =>
     until(repo, state, what, check, timeoutMs).catch((e: Error) => { throw new Error(`${e.message}\ncoordinator log:\n${up.tail()}`); });

@@ -44,7 +44,7 @@ export interface FleetStatus {
 }
 
 /** Polls `herd status --output json` until `check` holds (a hang guard, not a timing assertion). */
-export async function until(repo: string, state: string, what: string, check: (s: FleetStatus) => boolean, timeoutMs = 240_000): Promise<FleetStatus> {
+export async function until(repo: string, state: string, what: string, check: (s: FleetStatus) => boolean, timeoutMs = 600_000): Promise<FleetStatus> {
   const deadline = Date.now() + timeoutMs;
   let last: FleetStatus | null = null;
   while (Date.now() < deadline) {

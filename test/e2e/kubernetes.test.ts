@@ -6,10 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { commit, git, tempDir } from '../support.js';
+import { commit, git } from '../support.js';
 import { saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
@@ -62,22 +63,26 @@ const settled = (s: FleetStatus, version: string, machines: number) => {
 };
 
 test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { timeout: 120 * MINUTES }, async (t) => {
-  const root = tempDir(t, 'herd-kube-');
+  // Removed last, after the machines living in it (hooks run in the order they were added).
+  const root = mkdtempSync(join(tmpdir(), 'herd-kube-'));
   const repo = join(root, 'fleet');
   const state = join(root, 'state');
   git(root, 'init', '-q', repo);
   commit(repo, { 'clusters/kube.yaml': cluster({ version: FROM, workers: 2 }) });
 
   const up = new Coordinator([repo, '--ref', 'main', '--state', state, '--interval', '3s']);
-  // Hooks run last-added first: stop the coordinator, delete the machines, then put back the
-  // host kernel settings the kubelets changed.
-  t.after(await saveHostSysctls());
+  const restoreSysctls = await saveHostSysctls();
   t.after(async () => {
     await up.stop();
     const down = herd(['down', repo, '--state', state]);
     assert.equal(down.code, 0, down.stderr);
   });
+  // The host kernel settings the kubelets changed go back once the machines are gone.
+  t.after(restoreSysctls);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   up.start();
+  // What each action took, for docs/benchmarks.md: the coordinator's own progress lines.
+  t.after(() => { for (const line of up.log.join('').split('\n').filter((l) => /: done /.test(l))) t.diagnostic(line); });
   const wait = (what: string, check: (s: FleetStatus) => boolean, timeoutMs = 20 * MINUTES) =>
     until(repo, state, what, check, timeoutMs).catch((e: Error) => { throw new Error(`${e.message}\ncoordinator log:\n${up.tail()}`); });
 

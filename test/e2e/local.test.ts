@@ -1,13 +1,17 @@
 // Issue 5 end to end, as an operator does it: the real herd CLI, a real Git repository, the
 // local provider's nspawn machines with real systemd, apt and dpkg, real agents. One
-// coordinator (`herd up`) runs throughout while commits change the repository.
+// coordinator (`herd up`) runs throughout while commits change the repository. The machines
+// are Kubernetes nodes too (converged means every node Ready as well); what herd does to the
+// cluster itself is test/e2e/kubernetes.test.ts's subject.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AptRepository } from '@herd/aptrepo';
-import { commit, git, tempDir } from '../support.js';
+import { commit, git } from '../support.js';
+import { saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const cluster = (o: { workers: number; version: string; somaxconn: number; broken?: boolean }) => `apiVersion: herd.dev/v1
@@ -23,8 +27,9 @@ spec:
     - { name: workers, replicas: ${o.broken ? 'many' : o.workers} }
 `;
 
-test('herd up from Git to converged machines; commits change them; drift is reverted; a broken commit is refused; herd down leaves nothing', { timeout: 900_000 }, async (t) => {
-  const root = tempDir(t, 'herd-e2e-');
+test('herd up from Git to converged machines; commits change them; drift is reverted; a broken commit is refused; herd down leaves nothing', { timeout: 2_400_000 }, async (t) => {
+  // Removed last, after the machines living in it (hooks run in the order they were added).
+  const root = mkdtempSync(join(tmpdir(), 'herd-e2e-'));
   const repo = join(root, 'fleet');
   const state = join(root, 'state');
   git(root, 'init', '-q', repo);
@@ -37,10 +42,14 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   }
 
   const up = new Coordinator([repo, '--ref', 'main', '--state', state, '--interval', '2s']);
+  const restoreSysctls = await saveHostSysctls();
   t.after(async () => {
     await up.stop();
     herd(['down', repo, '--state', state]);
   });
+  // The host kernel settings the kubelets changed go back once the machines are gone.
+  t.after(restoreSysctls);
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   const startUp = () => up.start();
   const stopUp = async () => assert.equal(await up.stop(), 130, up.tail());
   startUp();
@@ -88,7 +97,7 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   //    numbers start again where the agents' held ones are.
   await stopUp();
   head = commit(repo, { 'clusters/e2e.yaml': cluster({ workers: 1, version: '2.0', somaxconn: 4096 }) });
-  const again = herd(['up', repo, '--ref', 'main', '--state', state, '--exit-when-converged', '--timeout', '4m', '--output', 'json']);
+  const again = herd(['up', repo, '--ref', 'main', '--state', state, '--exit-when-converged', '--timeout', '8m', '--output', 'json']);
   assert.equal(again.code, 0, again.stderr.slice(-2000));
   const result = JSON.parse(again.stdout) as { phases: Record<string, number>; status: FleetStatus };
   assert.equal(result.phases.machines, undefined, 'no machine was created');
