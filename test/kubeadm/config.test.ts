@@ -3,8 +3,7 @@ import assert from 'node:assert/strict';
 import {
   DEFAULT_PLATFORM, InvalidProfileInput, KUBEADM_API, PATCHES_DIR, initConfiguration, joinConfiguration, newCertificateKey, upgradeConfiguration,
 } from '@herd/kubeadm';
-import { TEST_WORLD } from '../kubernetes/profile.js';
-import { byKind, CA_HASH, CERT_KEY, CLUSTER, CP1, CP2, TOKEN, WORKER } from './fixtures.js';
+import { byKind, CA_HASH, CERT_KEY, CLUSTER, CP1, CP2, TOKEN, WORKER, LOCAL_PLATFORM } from './fixtures.js';
 
 test('init on the default platform: the node, the cluster, the systemd driver, nothing ignored or patched', () => {
   const docs = byKind(initConfiguration({ cluster: CLUSTER, node: CP1, certificateKey: CERT_KEY, platform: DEFAULT_PLATFORM }));
@@ -27,8 +26,8 @@ test('init on the default platform: the node, the cluster, the systemd driver, n
   assert.deepEqual(docs.KubeletConfiguration, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
 });
 
-test('init on the test world: cgroupfs, cgroup v1 allowed, no pulls, checks ignored by name, patches, addons off', () => {
-  const docs = byKind(initConfiguration({ cluster: CLUSTER, node: CP1, platform: TEST_WORLD }));
+test('init on the local platform: cgroupfs, cgroup v1 allowed, no pulls, checks ignored by name, patches, addons off', () => {
+  const docs = byKind(initConfiguration({ cluster: CLUSTER, node: CP1, platform: LOCAL_PLATFORM }));
   const init = docs.InitConfiguration!;
   assert.equal(init.nodeRegistration.imagePullPolicy, 'Never');
   assert.deepEqual(init.nodeRegistration.ignorePreflightErrors, ['SystemVerification', 'CoreDNSUnsupportedPlugins', 'CoreDNSMigration']);
@@ -48,7 +47,7 @@ test('join: a worker has no controlPlane block; a control plane advertises its a
   assert.equal(join.controlPlane, undefined);
 
   const cp = byKind(joinConfiguration({
-    node: CP2, apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHash: CA_HASH, controlPlane: { certificateKey: CERT_KEY }, platform: TEST_WORLD,
+    node: CP2, apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHash: CA_HASH, controlPlane: { certificateKey: CERT_KEY }, platform: LOCAL_PLATFORM,
   })).JoinConfiguration!;
   assert.deepEqual(cp.controlPlane, { localAPIEndpoint: { advertiseAddress: '10.0.0.12', bindPort: 6443 }, certificateKey: CERT_KEY });
   assert.deepEqual(cp.patches, { directory: PATCHES_DIR });
@@ -56,7 +55,7 @@ test('join: a worker has no controlPlane block; a control plane advertises its a
 });
 
 test('upgrade: the new version for apply, the same pull policy, checks and patches for apply and node', () => {
-  const world = byKind(upgradeConfiguration({ version: '1.35.4', node: 'cp-1', platform: TEST_WORLD })).UpgradeConfiguration!;
+  const world = byKind(upgradeConfiguration({ version: '1.35.4', node: 'cp-1', platform: LOCAL_PLATFORM })).UpgradeConfiguration!;
   assert.equal(world.apply.kubernetesVersion, 'v1.35.4');
   assert.equal(world.apply.forceUpgrade, false);
   for (const part of [world.apply, world.node]) {
@@ -70,8 +69,8 @@ test('upgrade: the new version for apply, the same pull policy, checks and patch
 });
 
 test('the same input gives the same text (no anchors, no randomness)', () => {
-  const a = upgradeConfiguration({ version: '1.35.4', node: 'cp-1', platform: TEST_WORLD });
-  assert.equal(a, upgradeConfiguration({ version: '1.35.4', node: 'cp-1', platform: TEST_WORLD }));
+  const a = upgradeConfiguration({ version: '1.35.4', node: 'cp-1', platform: LOCAL_PLATFORM });
+  assert.equal(a, upgradeConfiguration({ version: '1.35.4', node: 'cp-1', platform: LOCAL_PLATFORM }));
   assert.doesNotMatch(a, /[&*]a\d/);
 });
 

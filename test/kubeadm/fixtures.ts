@@ -1,6 +1,7 @@
 // Inputs shared by the @herd/kubeadm tests: a cluster, nodes, an endpoint, Debian versions.
 import { parseAllDocuments } from 'yaml';
 import type { ClusterConfig, ControlPlaneEndpoint } from '@herd/kubeadm';
+import { localPlatform } from '@herd/provider-local';
 
 export const CLUSTER: ClusterConfig = {
   name: 'prod-eu',
@@ -53,3 +54,6 @@ export function byKind(text: string): Record<string, Record<string, any>> {
   });
   return Object.fromEntries(docs.map((d) => [d.kind as string, d]));
 }
+
+/** The local provider's platform (nspawn machines), over a stand-in for its cache of built artifacts. */
+export const LOCAL_PLATFORM = localPlatform({ imageRefs: () => ['registry.k8s.io/pause:3.10.1'], debianVersions: () => ({}) });

@@ -4,8 +4,7 @@ import {
   CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
   KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
 } from '@herd/kubeadm';
-import { TEST_WORLD } from '../kubernetes/profile.js';
-import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER } from './fixtures.js';
+import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER, LOCAL_PLATFORM } from './fixtures.js';
 
 const worker = (over: Partial<NodeProfileInput> = {}): NodeProfileInput => ({
   role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE, debianPackages: DEBIAN, ...over,
@@ -39,8 +38,8 @@ test('containerd on the default platform: systemd cgroups, the pause image, Debi
   for (const absent of ['snapshotter', 'restrict_oom_score_adj', 'NoNewKeyring']) assert.doesNotMatch(config, new RegExp(absent));
 });
 
-test('a test-world worker: nspawn\'s containerd settings, its kubelet patch and files, no kernel modules', () => {
-  const parts = nodeParts(worker({ platform: TEST_WORLD, podCidr: '10.244.2.0/24' }));
+test('a local worker: nspawn\'s containerd settings, its kubelet patch and files, no kernel modules', () => {
+  const parts = nodeParts(worker({ platform: LOCAL_PLATFORM, podCidr: '10.244.2.0/24' }));
   const config = file(parts, CONTAINERD_CONFIG_PATH)!.content!;
   assert.match(config, /^ {8}SystemdCgroup = false$/m);
   assert.match(config, /^ {4}snapshotter = "native"$/m);

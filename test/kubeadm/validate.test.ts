@@ -1,7 +1,7 @@
 /**
  * The real proof of the generated kubeadm configurations: `kubeadm config validate` of the
  * kubeadm versions herd supports, built by scripts/build-kubernetes.sh (found in its cache;
- * built there first when missing — tens of minutes, docs/test-world.md). Runs on the host,
+ * built there first when missing — tens of minutes, docs/local.md). Runs on the host,
  * no machines: validate only reads the file.
  */
 import { test } from 'node:test';
@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { DEFAULT_PLATFORM, initConfiguration, joinConfiguration, newCertificateKey, upgradeConfiguration, type Platform } from '@herd/kubeadm';
 import { createExecutor, ExecError } from '@herd/sys';
 import { buildArtifacts, kubernetesCacheDir } from '../kubernetes/node.js';
-import { TEST_WORLD } from '../kubernetes/profile.js';
 import { tempDir } from '../support.js';
-import { CA_HASH, CLUSTER, CP1, CP2, TOKEN, WORKER } from './fixtures.js';
+import { CA_HASH, CLUSTER, CP1, CP2, TOKEN, WORKER, LOCAL_PLATFORM } from './fixtures.js';
 
 const VERSIONS = ['v1.34.4', 'v1.35.4'];
 const exec = createExecutor();
@@ -38,10 +37,10 @@ function configurations(version: string, platform: Platform): Record<string, str
 }
 
 for (const version of VERSIONS) {
-  test(`kubeadm ${version} validates every configuration, for the default platform and the test world`, { timeout: 3 * 3600_000 }, async (t) => {
+  test(`kubeadm ${version} validates every configuration, for the default platform and the local platform`, { timeout: 3 * 3600_000 }, async (t) => {
     const kubeadm = await kubeadmOf(version);
     const dir = tempDir(t, 'herd-kubeadm-validate-');
-    for (const platform of [DEFAULT_PLATFORM, TEST_WORLD]) {
+    for (const platform of [DEFAULT_PLATFORM, LOCAL_PLATFORM]) {
       for (const [kind, text] of Object.entries(configurations(version, platform))) {
         const path = join(dir, `${platform.name}-${kind}.yaml`);
         writeFileSync(path, text);

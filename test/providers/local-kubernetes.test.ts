@@ -26,7 +26,7 @@ const NODE_PACKAGES = ['containerd', 'runc', 'containernetworking-plugins', 'con
 const APT = ['-y', '-q', '-o', 'Dpkg::Use-Pty=0', '--no-install-recommends'];
 const LONG: ExecOptions = { timeoutMs: 10 * 60_000, env: { DEBIAN_FRONTEND: 'noninteractive' } };
 
-/** containerd's configuration as the node profile writes it for this platform (test/kubernetes/profile.ts). */
+/** containerd's configuration as the node profile writes it for this platform (packages/kubeadm containerdConfig with the local platform). */
 function containerdConfig(pauseImage: string): string {
   return `version = 2
 
