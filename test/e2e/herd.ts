@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LocalProvider } from '@herd/provider-local';
 import { silentLogger } from '@herd/sys';
+import type { FleetStatus } from '@herd/reconciler';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const HERD = join(ROOT, 'packages/cli/dist/main.js');
@@ -16,32 +17,7 @@ export function herd(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export interface KubernetesStatus {
-  initialized: boolean;
-  endpoint?: string;
-  apiVersion?: string;
-  nodes: { name: string; ready: boolean; version: string; unschedulable: boolean }[];
-  running: string[];
-  holds: string[];
-  halted?: string;
-  lastFailure?: string;
-}
-
-export interface MachineStatus {
-  name: string;
-  pool: string;
-  addresses: string[];
-  converged: boolean;
-  agent: { commit: string; driftCorrected: { step: string; item: string }[] } | null;
-}
-
-export interface FleetStatus {
-  time: string;
-  commit?: string;
-  rejected?: { commit?: string; errors: { file: string; line: number; field: string }[] };
-  converged: boolean;
-  clusters: { name: string; reason: string; converged: boolean; machines: MachineStatus[]; kubernetes?: KubernetesStatus }[];
-}
+export type { FleetStatus };
 
 /** Polls `herd status --output json` until `check` holds (a hang guard, not a timing assertion). */
 export async function until(repo: string, state: string, what: string, check: (s: FleetStatus) => boolean, timeoutMs = 600_000): Promise<FleetStatus> {

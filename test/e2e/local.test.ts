@@ -76,7 +76,7 @@ test('herd up from Git to converged machines; commits change them; drift is reve
   // 3. A hand-made change on a machine is put back within a drift interval, and reported.
   const victim = first[1]!;
   inside(state, victim, 'sysctl', '-w', 'net.core.somaxconn=128');
-  s = await until(repo, state, 'the drift to be reported', (s) => machinesOf(s).some((m) => m.name === victim && (m.agent?.driftCorrected ?? []).some((d) => d.item.includes('somaxconn'))), 120_000);
+  s = await until(repo, state, 'the drift to be reported', (s) => machinesOf(s).some((m) => m.name === victim && (m.agent?.driftCorrected ?? []).some((d) => (d.item ?? '').includes('somaxconn'))), 120_000);
   assert.equal(inside(state, victim, 'sysctl', '-n', 'net.core.somaxconn'), '2048');
   // The agent counts it on its localhost metrics endpoint (read with the agent's own node).
   const metrics = inside(state, victim, '/opt/herd/agent/node', '-e', "fetch('http://127.0.0.1:9478/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))");

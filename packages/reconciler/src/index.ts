@@ -1,2 +1,3 @@
 export * from './reconciler.js';
 export * from './status.js';
+export type { KubernetesStatus } from './kubernetes/lifecycle.js';
