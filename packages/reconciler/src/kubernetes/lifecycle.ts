@@ -116,6 +116,12 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     this.platform = provider.kubernetes?.platform() ?? DEFAULT_PLATFORM;
     await this.loadSecrets(cluster);
     this.view = await readApi(this.kube, this.options.holder);
+    // An upgraded node's pin goes only once the API reports it at that version: a view read
+    // while its upgrade ran must not hand it the old version again after the upgrade ended.
+    for (const [machine, pin] of this.pins) {
+      const node = this.view.nodes.find((n) => n.name === machine);
+      if (pin.kubeadm === pin.kubelet && node?.kubeletVersion && kubeVersion(node.kubeletVersion) === pin.kubelet) this.pins.delete(machine);
+    }
     for (const version of new Set([this.desired, ...this.view.nodes.filter((n) => n.kubeletVersion).map((n) => kubeVersion(n.kubeletVersion))])) {
       if (this.prepared.has(version) || !provider.kubernetes) continue;
       await provider.kubernetes.prepare(version, (message) => this.options.logger.info({ version }, message));
@@ -374,7 +380,6 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       });
     });
     await this.step('uncordon', () => kube.uncordon(action.machine));
-    this.pins.delete(action.machine);
   }
 
   private async reboot(cluster: Cluster, machine: string): Promise<void> {
