@@ -41,6 +41,10 @@ test('a machine boots with systemd running, its own identity and address, and ro
   assert.notEqual(hostKey(a), hostKey(b));
   // Machines on one bridge reach each other.
   await a.exec.run('ping', ['-c', '1', '-W', '5', b.address]);
+  // Each machine's systemd has a cgroup subtree of its own (machines sharing one trim each other's).
+  const systemdCgroup = (m: Machine) => readFileSync(`/proc/${m.leader}/cgroup`, 'utf8').split('\n').find((l) => /:name=systemd:/.test(l))?.split(':')[2];
+  assert.match(systemdCgroup(a) ?? '', new RegExp(`^/herd/${a.name}/payload`));
+  assert.match(systemdCgroup(b) ?? '', new RegExp(`^/herd/${b.name}/payload`));
 });
 
 test('a stopped machine boots again with its changes kept', async (t) => {
@@ -67,6 +71,7 @@ test('destroying the world leaves no machine process, mount, bridge or directory
   assert.equal(mounted(rootfs), false);
   assert.notEqual(spawnSync('ip', ['link', 'show', world.bridge.name]).status, 0, 'bridge still exists');
   assert.equal(existsSync(world.dir), false);
+  assert.equal(existsSync(`/sys/fs/cgroup/systemd/herd/${m.name}`), false, 'its own cgroup is gone');
   await world.destroy(); // twice is fine
 });
 

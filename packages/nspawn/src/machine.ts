@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { promises as fs, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
+import { promises as fs, existsSync, openSync, closeSync, rmSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -182,8 +182,14 @@ export class Machine {
     if (this.options.kubernetesNode) await writeKubernetesNodeBootFiles(this.rootfs, this.address, PREFIX_LENGTH);
     const log = openSync(this.consoleLog, 'a');
     const env = { ...process.env, ...(this.options.kubernetesNode ? { SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' } : {}) };
-    // A long-running child, not a command: the Executor runs commands to completion, so nspawn is spawned directly.
-    const child = spawn('systemd-nspawn', this.nspawnArgs(), { stdio: ['ignore', log, log], env, detached: true });
+    // A long-running child, not a command: the Executor runs commands to completion, so nspawn
+    // is spawned directly, from a shell that first moves itself into the machine's own cgroup
+    // (ownCgroups): nspawn puts the machine's systemd in `payload` below the cgroup it starts
+    // in, and machines sharing one payload trim each other's cgroups as they boot (a unit then
+    // fails with status 219/CGROUP).
+    const enter = ownCgroups(this.name).map((d) => `mkdir -p ${d} && echo $$ > ${d}/cgroup.procs`).join(' && ');
+    const child = spawn('sh', ['-c', `${enter ? `${enter} && ` : ''}exec systemd-nspawn "$@"`, 'systemd-nspawn', ...this.nspawnArgs()],
+      { stdio: ['ignore', log, log], env, detached: true });
     closeSync(log);
     this.child = child;
     this.nspawnPid = child.pid ?? 0;
@@ -287,7 +293,7 @@ export class Machine {
       return [];
     }) : [];
     await this.stop();
-    for (const dir of cgroupDirs) await removeCgroupTree(dir);
+    for (const dir of [...cgroupDirs, ...ownCgroups(this.name)]) await removeCgroupTree(dir);
     if (this.mounted) {
       const result = await this.host.run('umount', [this.rootfs], { allowFailure: true });
       if (result.exitCode !== 0) await this.host.run('umount', ['-l', this.rootfs]);
@@ -346,4 +352,14 @@ function nspawnChild(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The cgroups a machine's nspawn runs in, one per hierarchy systemd tracks processes in:
+ * name=systemd and the unified one on a hybrid host, the unified root on a cgroup v2 host.
+ */
+export function ownCgroups(machine: string): string[] {
+  const root = '/sys/fs/cgroup';
+  if (existsSync(join(root, 'cgroup.controllers'))) return [join(root, 'herd', machine)];
+  return ['systemd', 'unified'].filter((h) => existsSync(join(root, h, 'cgroup.procs'))).map((h) => join(root, h, 'herd', machine));
 }
