@@ -7,7 +7,7 @@ import { renderKubeconfig } from '@herd/kube';
 import { createCA, issueClientCert } from '@herd/pki';
 import type { NodeSession } from '@herd/proto';
 import type { Clock } from '@herd/sys';
-import type { AgentChannel, NodeVersions, OperationOutcome } from '../../packages/reconciler/dist/kubernetes/lifecycle.js';
+import type { AgentChannel, NodeVersions, OperationOutcome } from '@herd/reconciler';
 
 /** Time that moves only when the code under test sleeps, and then at once: polling loops run without waiting. */
 export function manualClock(start = Date.parse('2026-03-01T12:00:00Z')): Clock {

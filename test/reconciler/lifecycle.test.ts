@@ -14,7 +14,7 @@ import { DEFAULT_PLATFORM } from '@herd/kubeadm';
 import { machineLabels, poolsOf, type ClusterAction, type ClusterPlan } from '@herd/planner';
 import type { Machine, Provider } from '@herd/provider';
 import { nodeFileSystem, silentLogger } from '@herd/sys';
-import { ClusterLifecycle } from '../../packages/reconciler/dist/kubernetes/lifecycle.js';
+import { ClusterLifecycle } from '@herd/reconciler';
 import { tempDir } from '../support.js';
 import { adminKubeconfig, caPin, FakeAgents, FakeKube, kubeNode, manualClock } from './lifecycle-fakes.js';
 
@@ -176,7 +176,6 @@ test('a failed upgrade step halts the rollout: the node stays cordoned, the leas
     'drain w1 420000',
     'assign w1 kubeadm=v1.35.4 kubelet=v1.34.4',
     'op w1 kubeadm-upgrade mode=node',
-    'lease.acquire',
     'lease.acquire halted=kubeadm upgrade node',
   ]);
   assert.equal(w.kube.nodeMap.get('w1')!.unschedulable, true, 'no uncordon');

@@ -1,3 +1,4 @@
 export * from './reconciler.js';
 export * from './status.js';
 export type { KubernetesStatus } from './kubernetes/lifecycle.js';
+export { ClusterLifecycle, type AgentChannel, type NodeVersions, type OperationOutcome } from './kubernetes/lifecycle.js';

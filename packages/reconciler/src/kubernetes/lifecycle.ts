@@ -16,7 +16,7 @@ import {
   initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, upgradeConfiguration,
   DEFAULT_PLATFORM, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
-import { planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type Halted } from '@herd/planner';
+import { planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction } from '@herd/planner';
 import type { NodeSession } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import { parseDuration, type Clock, type Logger } from '@herd/sys';
@@ -295,7 +295,6 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       this.lastFailure = `${action.type} ${'machine' in action ? action.machine : ''} failed at ${step}: ${message}`;
       if (isDisruptive(action)) this.failedAt = this.options.clock.now();
       this.emit('action', 'failed', `${what} at ${step}: ${message}`, this.options.clock.now() - started);
-      if (action.type === 'upgrade') await this.halt({ action, step, message, version: this.desired });
     }
   }
 
@@ -430,6 +429,14 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     const renew = setInterval(() => { void take().catch((e: unknown) => this.options.logger.warn({ err: e }, 'cannot renew the lease')); }, LEASE_TTL_MS / 3);
     try {
       await fn();
+    } catch (e) {
+      // A failed upgrade stops the rollout until Git asks for another version; the node stays
+      // cordoned. Recorded in the same write that ends the action, so no restart can lose it.
+      if (action.type === 'upgrade') {
+        const step = e instanceof StepFailed ? e.step : action.type;
+        this.view = { ...this.view, halted: { action, step, message: (e as Error).message, version: this.desired } };
+      }
+      throw e;
     } finally {
       clearInterval(renew);
       // The action is over (done or halted): the lease no longer names it.
@@ -441,12 +448,6 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
 
   private haltedAnnotation(): Record<string, string> {
     return this.view.halted && this.view.halted.version === this.desired ? { [LEASE.halted]: JSON.stringify(this.view.halted) } : {};
-  }
-
-  /** A failed upgrade stops the rollout until Git asks for another version; the node stays cordoned. */
-  private async halt(halted: Halted): Promise<void> {
-    this.view = { ...this.view, halted };
-    await this.kube?.lease.acquire(LEASE.name, this.options.holder, LEASE_TTL_MS, { [LEASE.halted]: JSON.stringify(halted) }).catch(() => false);
   }
 
   /** Assigns the machine's spec as it is now and waits until its agent converged it. */
