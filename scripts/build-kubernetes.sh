@@ -354,24 +354,30 @@ NODE_PACKAGES=(containerd runc containernetworking-plugins conntrack iptables et
 DEB_DIR=$K/debian
 mkdir -p "$DEB_DIR"
 resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty system
-  local status rc=0
+  local status archives rc=0
   status=$(mktemp); : > "$status"
+  # An empty archive cache too: apt prints no URI for a .deb this host already has in
+  # /var/cache/apt/archives, which would leave it out of the bundle (seen: libperl5.36).
+  archives=$(mktemp -d); mkdir -p "$archives/partial"
   apt-get install --print-uris -qq -y --no-install-recommends \
-    -o Dir::State::status="$status" -o Debug::NoLocking=1 "$@" > "$status.out" || rc=$?
-  awk "/^'/ { print \$2 }" "$status.out"; rm -f "$status" "$status.out"; return $rc
+    -o Dir::State::status="$status" -o Dir::Cache::Archives="$archives" -o Debug::NoLocking=1 "$@" > "$status.out" || rc=$?
+  awk "/^'/ { print \$2 }" "$status.out"; rm -rf "$status" "$status.out" "$archives"; return $rc
 }
 required() { apt-cache dumpavail 2>/dev/null | awk '/^Package:/ { p = $2 } /^Priority: required/ { print p }' | sort -u; }
 # Resolving takes seconds; its answer only changes with apt's package lists.
-lists=$( { echo "${NODE_PACKAGES[*]}"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha)
+lists=$( { echo "${NODE_PACKAGES[*]} minbase-by-name"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha)
 if [[ -f $DEB_DIR/.resolved && $(head -1 "$DEB_DIR/.resolved") == "$lists" ]]; then
   mapfile -t want < <(tail -n +2 "$DEB_DIR/.resolved")
 else
   if ! resolve "${NODE_PACKAGES[@]}" >/dev/null 2>&1 || [[ -z $(required) ]]; then
     say "debian: apt-get update (no package lists yet)"; apt-get update -qq >&2
-    lists=$( { echo "${NODE_PACKAGES[*]}"; ls -l --time-style=+%s /var/lib/apt/lists/; } | sha)
+    lists=$( { echo "${NODE_PACKAGES[*]} minbase-by-name"; ls -l --time-style=+%s /var/lib/apt/lists/; } | sha)
   fi
-  mapfile -t minbase < <(resolve $(required) apt)
-  mapfile -t want < <(resolve "${NODE_PACKAGES[@]}" | grep -vxF -f <(printf '%s\n' "${minbase[@]}"))
+  # What a minbase machine has: the Priority: required packages and apt, by name. (Resolving
+  # them instead over-counts: it pulled in libperl5.36, which minbase lacks and libsnmp40,
+  # keepalived's, needs.)
+  mapfile -t minbase < <(required; echo apt)
+  mapfile -t want < <(resolve "${NODE_PACKAGES[@]}" | awk -F_ 'NR == FNR { skip[$1]; next } !($1 in skip)' <(printf '%s\n' "${minbase[@]}") -)
   [[ ${#want[@]} -gt 0 && ${#minbase[@]} -gt 0 ]] || { echo "apt could not resolve ${NODE_PACKAGES[*]}" >&2; exit 1; }
   { echo "$lists"; printf '%s\n' "${want[@]}"; } > "$DEB_DIR/.resolved"
 fi

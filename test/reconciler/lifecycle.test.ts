@@ -239,3 +239,15 @@ test("another coordinator's unexpired lease holds everything", async (t) => {
   await w.lifecycle.idle();
   assert.deepEqual(w.log, [], 'no lease taken, no node touched');
 });
+
+test('an API server that does not answer changes no node\'s versions (specs keep what the last answer said)', async (t) => {
+  const w = await upgradeWorld(t);
+  await w.round();
+  assert.deepEqual(w.lifecycle.versions('w1'), { kubeadm: 'v1.34.4', kubelet: 'v1.34.4' });
+  // The control plane's API server restarts (its own upgrade): no answer for a while.
+  w.kube.version = async () => { throw new Error('connect ECONNREFUSED 10.0.0.1:6443'); };
+  const plan = await w.round();
+  assert.deepEqual(actions(plan), [], 'nothing Kubernetes-side while the API does not answer');
+  assert.deepEqual(w.lifecycle.versions('w1'), { kubeadm: 'v1.34.4', kubelet: 'v1.34.4' }, 'not Git\'s v1.35.4');
+  assert.deepEqual(w.lifecycle.versions('w9'), { kubeadm: 'v1.35.4', kubelet: 'v1.35.4' }, 'a new machine joins at the version the API server last reported');
+});

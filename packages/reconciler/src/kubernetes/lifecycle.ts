@@ -102,6 +102,8 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private readonly prepared = new Set<string>();
   private etcd?: { members: string[]; at: number };
   private desired = '';
+  /** The API server's version when it last answered. */
+  private apiVersion?: string;
 
   constructor(private readonly options: LifecycleOptions) {
     super();
@@ -115,7 +117,11 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     this.desired = kubeVersion(cluster.spec.kubernetes.version);
     this.platform = provider.kubernetes?.platform() ?? DEFAULT_PLATFORM;
     await this.loadSecrets(cluster);
-    this.view = await readApi(this.kube, this.options.holder);
+    const view = await readApi(this.kube, this.options.holder);
+    // An API that does not answer (its server restarting in an upgrade, say) changes no fact:
+    // the last nodes seen keep their versions, or every spec would flip to Git's version.
+    this.view = view.api || !this.kube ? view : { ...this.view, api: undefined };
+    if (view.api) this.apiVersion = kubeVersion(view.api.version);
     // An upgraded node's pin goes only once the API reports it at that version: a view read
     // while its upgrade ran must not hand it the old version again after the upgrade ended.
     for (const [machine, pin] of this.pins) {
@@ -175,7 +181,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     const node = this.view.nodes.find((n) => n.name === machine && n.kubeletVersion);
     if (node) return same(kubeVersion(node.kubeletVersion));
     // A new node joins at the version the control plane runs, never newer (the skew policy).
-    return same(this.view.api ? kubeVersion(this.view.api.version) : this.desired);
+    return same(this.apiVersion ?? this.desired);
   }
 
   /** What a node's spec needs beyond the OS: its pod range (once assigned), the endpoint, the platform. */
