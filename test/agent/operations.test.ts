@@ -122,20 +122,21 @@ test('kubeadm-join runs join with its validated config, and answers "already joi
   assert.deepEqual(w.machine.takeCalls(), []);
 });
 
-test('kubeadm-upload-certs uploads with the key given; a malformed key runs nothing; the key never reaches a message or a log', async () => {
+test('kubeadm-upload-certs uploads with the node\'s InitConfiguration (which carries the key); the key never reaches a message or a log', async () => {
   const w = setup();
-  w.machine.script('kubeadm', () => ({ exitCode: 1, stdout: `[upload-certs] Using certificate key:\n${CERT_KEY}\n`, stderr: '' }));
-  const failed = await w.operate('kubeadm-upload-certs', { certificateKey: CERT_KEY });
-  assert.deepEqual(w.machine.takeCalls(), [`kubeadm init phase upload-certs --upload-certs --certificate-key ${CERT_KEY}`]);
+  const config = `apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\ncertificateKey: ${CERT_KEY}\n`;
+  w.machine.script('kubeadm', (args) => (args[0] === 'init' ? { exitCode: 1, stdout: `[upload-certs] Using certificate key:\n${CERT_KEY}\n`, stderr: '' } : undefined));
+  const failed = await w.operate('kubeadm-upload-certs', { config });
+  assert.deepEqual(w.machine.takeCalls(), [
+    'kubeadm config validate --config /etc/herd/kubeadm/upload-certs.yaml',
+    'kubeadm init phase upload-certs --upload-certs --config /etc/herd/kubeadm/upload-certs.yaml',
+  ]);
   assert.equal(failed.ok, false);
   assert.doesNotMatch(failed.message + w.logs.text, new RegExp(CERT_KEY));
   assert.match(failed.message, /\[redacted\]/);
-
-  const bad = await w.operate('kubeadm-upload-certs', { certificateKey: 'short' });
-  assert.deepEqual([bad.ok, bad.message], [false, 'kubeadm-upload-certs failed: kubeadm-upload-certs: certificateKey must be 64 lower-case hex digits (32 bytes)']);
-  assert.deepEqual(w.machine.takeCalls(), []);
   const missing = await w.operate('kubeadm-upload-certs', {});
-  assert.match(missing.message, /kubeadm-upload-certs needs the argument certificateKey/);
+  assert.match(missing.message, /kubeadm-upload-certs needs the argument config/);
+  assert.deepEqual(w.machine.takeCalls(), []);
 });
 
 test('kubeadm-upgrade: apply on the first control plane, node on the others; another mode runs nothing', async () => {

@@ -81,9 +81,10 @@ export const OPERATION_KINDS: Readonly<Record<string, OperationHandler>> = {
   },
 
   async 'kubeadm-upload-certs'(args, ctx) {
-    const key = required(args, 'certificateKey', 'kubeadm-upload-certs');
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new OperationArgumentError('kubeadm-upload-certs: certificateKey must be 64 lower-case hex digits (32 bytes)');
-    await ctx.exec.run('kubeadm', ['init', 'phase', 'upload-certs', '--upload-certs', '--certificate-key', key], { timeoutMs: SHORT_TIMEOUT_MS });
+    // An InitConfiguration for this node carrying the certificate key: without one kubeadm
+    // looks for the node's address on a default route, which machines behind a bridge lack.
+    const path = await kubeadmConfig(ctx, 'upload-certs', required(args, 'config', 'kubeadm-upload-certs'));
+    await ctx.exec.run('kubeadm', ['init', 'phase', 'upload-certs', '--upload-certs', '--config', path], { timeoutMs: SHORT_TIMEOUT_MS });
     return { message: 'certificates uploaded' };
   },
 

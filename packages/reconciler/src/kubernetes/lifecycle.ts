@@ -14,7 +14,7 @@ import type { ClusterSecrets, SecretStore } from '@herd/coordinator';
 import { caCertHash, DrainBlockedError, KubeClient, parseKubeconfig, type Kubeconfig } from '@herd/kube';
 import {
   initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, upgradeConfiguration,
-  DEFAULT_PLATFORM, type ControlPlaneEndpoint, type Platform,
+  DEFAULT_PLATFORM, type ClusterConfig, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
 import { planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction } from '@herd/planner';
 import type { NodeSession } from '@herd/proto';
@@ -307,20 +307,22 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private async init(cluster: Cluster, machine: string, machines: Machine[]): Promise<void> {
     const address = addressOf(machines, machine);
     if (!this.endpoint) throw new StepFailed('endpoint', 'no control-plane endpoint yet');
-    const config = initConfiguration({
-      cluster: {
-        name: cluster.metadata.name, version: this.desired, controlPlaneEndpoint: this.endpoint.address,
-        podSubnet: cluster.spec.kubernetes.networking.podCIDR, serviceSubnet: cluster.spec.kubernetes.networking.serviceCIDR,
-        dnsDomain: cluster.spec.kubernetes.networking.dnsDomain,
-      },
-      node: { name: machine, address }, certificateKey: newCertificateKey(), platform: this.platform,
-    });
+    const config = initConfiguration({ cluster: this.clusterConfig(cluster), node: { name: machine, address }, certificateKey: newCertificateKey(), platform: this.platform });
     const outcome = await this.must(cluster.metadata.name, machine, 'kubeadm-init', { config }, OPERATION_TIMEOUT_MS, 'kubeadm init');
     const kubeconfig = outcome.outputs.kubeconfig;
     if (!kubeconfig) throw new StepFailed('kubeadm init', 'the agent returned no admin kubeconfig');
     // Kept before anything else happens: without it the cluster could not be managed.
     await this.options.secrets.put(cluster.metadata.name, { ...this.secrets, kubeconfig });
     await this.loadSecrets(cluster);
+  }
+
+  /** What kubeadm's ClusterConfiguration says of this cluster. */
+  private clusterConfig(cluster: Cluster): ClusterConfig {
+    const { networking } = cluster.spec.kubernetes;
+    return {
+      name: cluster.metadata.name, version: this.apiVersion ?? this.desired, controlPlaneEndpoint: this.endpoint?.address ?? '',
+      podSubnet: networking.podCIDR, serviceSubnet: networking.serviceCIDR, dnsDomain: networking.dnsDomain,
+    };
   }
 
   private async join(cluster: Cluster, machine: string, role: 'control-plane' | 'worker', machines: Machine[]): Promise<void> {
@@ -333,7 +335,8 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       const certificateKey = newCertificateKey();
       const source = this.view.nodes.find((n) => n.ready && isControlPlane(n) && n.name !== machine);
       if (!source) throw new StepFailed('upload-certs', 'no Ready control plane to upload the certificates from');
-      await this.must(name, source.name, 'kubeadm-upload-certs', { certificateKey }, 5 * MINUTE, 'upload-certs');
+      const config = initConfiguration({ cluster: this.clusterConfig(cluster), node: { name: source.name, address: addressOf(machines, source.name) }, certificateKey, platform: this.platform });
+      await this.must(name, source.name, 'kubeadm-upload-certs', { config }, 5 * MINUTE, 'upload-certs');
       controlPlane = { certificateKey };
     }
     const config = joinConfiguration({
