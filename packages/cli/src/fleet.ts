@@ -4,7 +4,7 @@
  * wired together over one state directory.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, promises as fs, statSync } from 'node:fs';
+import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -93,13 +93,25 @@ export class ProviderPool {
  */
 export function ensureAgentArtifact(logger: Logger): string {
   const out = join(herdCacheDir(), 'agent-artifact');
-  const entry = join(HERD_ROOT, 'packages/agent/dist/main.js');
   const built = (path: string) => (existsSync(path) ? statSync(path).mtimeMs : 0);
-  if (built(join(out, 'VERSION')) >= built(entry) && built(entry) > 0) return out;
+  // The agent bundles its own package and those it imports: the newest of their builds counts.
+  const sources = Math.max(...AGENT_PACKAGES.map((p) => newestFile(join(HERD_ROOT, 'packages', p, 'dist'))));
+  if (built(join(out, 'VERSION')) >= sources && sources > 0) return out;
   logger.info({ out }, 'building the agent artifact');
   const result = spawnSync(process.execPath, [join(HERD_ROOT, 'scripts/build-agent.mjs'), out], { cwd: HERD_ROOT, encoding: 'utf8' });
   if (result.status !== 0) throw new UserError(`cannot build the agent artifact: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`);
   return out;
+}
+
+/** The packages the agent artifact bundles (scripts/build-agent.mjs follows the agent's imports). */
+const AGENT_PACKAGES = ['agent', 'converge', 'pki', 'proto', 'sys'];
+
+/** The newest modification time of the JavaScript below `dir`, 0 when there is none. */
+function newestFile(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return Math.max(0, ...readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.js'))
+    .map((e) => statSync(join(e.parentPath, e.name)).mtimeMs));
 }
 
 /** What `herd status` and `herd down` find of a running coordinator in the state directory. */
