@@ -53,8 +53,9 @@ for d in /sys/fs/cgroup/*/; do
   c=$(basename "$d")
   [ "$c" = unified ] && continue
   if [ "$c" != systemd ] && grep -q " /sys/fs/cgroup/$c ro," /proc/self/mountinfo; then
-    umount "/sys/fs/cgroup/$c"
-    mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"
+    # In place: an unmount fails while a Go program (kubeadm 1.35, during its join) keeps
+    # its cgroup's CPU quota file open, and the kubelet it waits for would never start.
+    mount -o remount,bind,rw "/sys/fs/cgroup/$c"
   fi
   mkdir -p "/sys/fs/cgroup/$c${cgroupRoot}"
 done
