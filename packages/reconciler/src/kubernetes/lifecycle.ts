@@ -8,12 +8,12 @@
  * a node cordoned.
  */
 import { EventEmitter } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Cluster } from '@herd/api';
 import type { ClusterSecrets, SecretStore } from '@herd/coordinator';
 import { caCertHash, DrainBlockedError, KubeClient, parseKubeconfig, type Kubeconfig } from '@herd/kube';
 import {
-  initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, upgradeConfiguration,
+  initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, newVrrpPassword, upgradeConfiguration,
   DEFAULT_PLATFORM, type ClusterConfig, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
 import { planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction } from '@herd/planner';
@@ -217,7 +217,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private async loadSecrets(cluster: Cluster): Promise<void> {
     const secrets: ClusterSecrets = (await this.options.secrets.get(cluster.metadata.name)) ?? {};
     if (cluster.spec.controlPlane.replicas > 1 && !secrets.vrrpPassword) {
-      secrets.vrrpPassword = randomBytes(6).toString('base64url').slice(0, 8);
+      secrets.vrrpPassword = newVrrpPassword();
       await this.options.secrets.put(cluster.metadata.name, secrets);
     }
     this.secrets = secrets;
