@@ -40,6 +40,7 @@ export class Progress {
       if (phase === 'done' && description.startsWith('init')) at('kubernetes');
       this.line(`${cluster}: ${phase === 'started' ? '' : `${phase} `}${description}${phase === 'done' ? ` (${formatDuration(durationMs)})` : ''}`);
     });
+    reconciler.on('progress', (cluster, message) => this.line(`${cluster}: ${message}`));
     reconciler.on('rejected', (commit, errors) => this.line(`commit ${commit?.slice(0, 12) ?? '(working tree)'} refused: ${errors} error${errors === 1 ? '' : 's'} (herd validate shows them); the last good state stays in force`));
     reconciler.on('round', (status) => {
       if (status.converged && !this.marks.has('converged')) at('converged');

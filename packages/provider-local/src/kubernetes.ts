@@ -80,7 +80,8 @@ export function scriptBuildRunner(herdCacheDir: string, logger: Logger): BuildRu
       tail.push(line);
       if (tail.length > 20) tail.shift();
       logger.debug({ line }, 'build-kubernetes');
-      progress(line);
+      // The script's own step lines; the Go toolchain's hundreds of lines stay in the debug log.
+      if (line.startsWith('[build-kubernetes')) progress(line);
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);

@@ -50,6 +50,8 @@ export interface ReconcilerEvents {
   'actions-done': [cluster: string];
   /** A Kubernetes action (init, join, upgrade, …) started, finished or failed. */
   action: [cluster: string, ...event: ActionEvent];
+  /** Something long under way for a cluster (a Kubernetes version being built for its machines). */
+  progress: [cluster: string, message: string];
   assigned: [cluster: string, machine: string, generation: number];
   rejected: [commit: string | undefined, errors: number];
   round: [status: FleetStatus];
@@ -224,6 +226,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       });
       lifecycle.on('done', () => this.emit('actions-done', name));
       lifecycle.on('action', (...event) => this.emit('action', name, ...event));
+      lifecycle.on('progress', (message) => this.emit('progress', name, message));
       this.lifecycles.set(name, lifecycle);
     }
     return lifecycle;

@@ -82,7 +82,7 @@ class StepFailed extends Error {
 /** An action's start and end, for progress lines. */
 export type ActionEvent = [phase: 'started' | 'done' | 'failed', description: string, durationMs: number];
 
-export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEvent }> {
+export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEvent; progress: [message: string] }> {
   private kube?: KubeClient;
   private kubeconfigText?: string;
   private secrets?: ClusterSecrets;
@@ -130,7 +130,10 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     }
     for (const version of new Set([this.desired, ...this.view.nodes.filter((n) => n.kubeletVersion).map((n) => kubeVersion(n.kubeletVersion))])) {
       if (this.prepared.has(version) || !provider.kubernetes) continue;
-      await provider.kubernetes.prepare(version, (message) => this.options.logger.info({ version }, message));
+      await provider.kubernetes.prepare(version, (message) => {
+        this.options.logger.info({ version }, message);
+        this.emit('progress', message);
+      });
       this.prepared.add(version);
     }
     await this.resolveEndpoint(cluster, provider, machines);
