@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commit, git } from '../support.js';
-import { saveHostSysctls } from '../kubernetes/node.js';
+import { kubectlOf, saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const VERSION = '1.34.4';
-const KUBECTL = `/var/cache/herd/kubernetes/v${VERSION}/bin/kubectl`;
 const MINUTES = 60_000;
 
 const CLUSTER = `apiVersion: herd.dev/v1
@@ -55,7 +54,7 @@ test('three control planes behind a virtual IP survive the loss of one, which he
   const wait = (what: string, check: (s: FleetStatus) => boolean, timeoutMs = 25 * MINUTES) =>
     until(repo, state, what, check, timeoutMs).catch((e: Error) => { throw new Error(`${e.message}\ncoordinator log:\n${up.tail()}`); });
   const kubeconfig = join(root, 'admin.conf');
-  const kubectl = async (...args: string[]) => (await promisify(execFile)(KUBECTL, ['--kubeconfig', kubeconfig, '--request-timeout=5s', ...args])).stdout;
+  const kubectl = async (...args: string[]) => (await promisify(execFile)(kubectlOf(VERSION), ['--kubeconfig', kubeconfig, '--request-timeout=5s', ...args])).stdout;
 
   const s = await wait('three Ready control planes', settled);
   const config = herd(['kubeconfig', 'ha', repo, '--state', state]);

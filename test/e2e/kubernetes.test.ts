@@ -11,12 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commit, git } from '../support.js';
-import { saveHostSysctls } from '../kubernetes/node.js';
+import { kubectlOf, saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const FROM = '1.34.4';
 const TO = '1.35.4';
-const KUBECTL = `/var/cache/herd/kubernetes/v${TO}/bin/kubectl`;
 const MINUTES = 60_000;
 
 const cluster = (o: { version: string; workers: number }) => `apiVersion: herd.dev/v1
@@ -87,7 +86,9 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     until(repo, state, what, check, timeoutMs).catch((e: Error) => { throw new Error(`${e.message}\ncoordinator log:\n${up.tail()}`); });
 
   const kubeconfig = join(root, 'admin.conf');
-  const kubectl = async (...args: string[]) => (await promisify(execFile)(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 32 << 20 })).stdout;
+  // The kubectl of the version herd builds first (the one the cluster starts at); kubectl
+  // supports an API server one minor newer, so it serves through the upgrade too.
+  const kubectl = async (...args: string[]) => (await promisify(execFile)(kubectlOf(FROM), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 32 << 20 })).stdout;
   const nodes = async () => (JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as { items: NodeJson[] }).items;
 
   await t.test(`herd up: 1 control plane and 2 workers Ready at v${FROM}, a Deployment with a PodDisruptionBudget running`, async () => {
@@ -102,7 +103,7 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
       assert.equal(n.status.nodeInfo.kubeletVersion, `v${FROM}`);
     }
     const pause = inside(state, machinesOf(await wait('status', () => true))[0]!.name, 'sh', '-c', "grep sandbox_image /etc/containerd/config.toml | cut -d'\"' -f2");
-    const apply = spawnSync(KUBECTL, ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: workload(pause), encoding: 'utf8' });
+    const apply = spawnSync(kubectlOf(FROM), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: workload(pause), encoding: 'utf8' });
     assert.equal(apply.status, 0, apply.stderr);
     await kubectl('rollout', 'status', 'deployment/web', '--timeout=10m');
   });

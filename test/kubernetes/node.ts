@@ -4,16 +4,28 @@
  * test. Turning machines into nodes is the local provider's and the agents' job
  * (packages/provider-local, packages/kubeadm): the tests drive it through herd.
  */
-import { promises as fs, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debianVersion } from '@herd/kubeadm';
-import type { Executor } from '@herd/sys';
+import { kubernetesCacheDir as kubernetesCacheIn } from '@herd/provider-local';
+import { herdCacheDir, type Executor } from '@herd/sys';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** The Kubernetes cache herd itself uses ($HERD_CACHE_DIR honoured), never a fixed path. */
 export function kubernetesCacheDir(): string {
-  return join(process.env.HERD_CACHE_DIR || '/var/cache/herd', 'kubernetes');
+  return kubernetesCacheIn(herdCacheDir());
+}
+
+/**
+ * The cached kubectl of `version` (1.34.4 or v1.34.4). It exists once herd prepared that
+ * version for a cluster; asking earlier is a test's bug, said as such rather than an ENOENT.
+ */
+export function kubectlOf(version: string): string {
+  const path = join(kubernetesCacheDir(), version.startsWith('v') ? version : `v${version}`, 'bin', 'kubectl');
+  if (!existsSync(path)) throw new Error(`${path} does not exist: Kubernetes ${version} is not built yet (herd builds a version when a cluster first asks for it)`);
+  return path;
 }
 
 export interface Artifacts {

@@ -29,8 +29,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createExecutor, createLogger, type Executor, type Logger } from '@herd/sys';
-import { Bridge, Machine, ensureImage, defaultCacheDir, registerTeardown } from '@herd/nspawn';
+import { createExecutor, createLogger, herdCacheDir, type Executor, type Logger } from '@herd/sys';
+import { Bridge, Machine, ensureImage, registerTeardown } from '@herd/nspawn';
 import { AptRepository, downloadDebs } from '@herd/aptrepo';
 import { mountsUnder, sweepAbandonedWorlds, NETWORK_FILE, OWNER_FILE, WORLD_PREFIX } from './sweep.js';
 
@@ -125,7 +125,7 @@ export class TestWorld {
 
   /** Real Debian packages (`name` or `name=version`) fetched on the host into the cache, for repo.add(). */
   debianPackages(packages: readonly string[]): Promise<string[]> {
-    return downloadDebs(packages, join(defaultCacheDir(), 'debs'), this.exec);
+    return downloadDebs(packages, join(herdCacheDir(), 'debs'), this.exec);
   }
 
   /** Removes machines, the repository server, the bridge and the world's directory. Safe to call twice. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { createExecutor, silentLogger, type Executor, type Logger } from '@herd/sys';
+import { createExecutor, herdCacheDir, silentLogger, type Executor, type Logger } from '@herd/sys';
 import { ImageBuildError } from './errors.js';
 import { tryLock, unlock } from './lock.js';
 import { checkHost } from './host.js';
@@ -20,7 +20,7 @@ export const BASE_PACKAGES: readonly string[] = [
 ];
 
 export interface ImageOptions {
-  /** Cache root; defaults to $HERD_CACHE_DIR or /var/cache/herd. Images live in CACHE/images/. */
+  /** Cache root; defaults to herdCacheDir(). Images live in CACHE/images/. */
   cacheDir?: string;
   suite?: string;
   /** Debian mirror; defaults to $HERD_DEBIAN_MIRROR, else the one this host's apt uses. */
@@ -35,10 +35,6 @@ export interface Image {
   /** True when this call built it (false: found in the cache). */
   built: boolean;
   durationMs: number;
-}
-
-export function defaultCacheDir(): string {
-  return process.env.HERD_CACHE_DIR || '/var/cache/herd';
 }
 
 /** The Debian mirror this host's apt uses (deb822 .sources or one-line sources.list), else deb.debian.org. */
@@ -73,7 +69,7 @@ export async function ensureImage(options: ImageOptions = {}): Promise<Image> {
   const include = options.include ?? BASE_PACKAGES;
   const logger = options.logger ?? silentLogger();
   const exec = options.exec ?? createExecutor({ logger });
-  const images = join(options.cacheDir ?? defaultCacheDir(), 'images');
+  const images = join(options.cacheDir ?? herdCacheDir(), 'images');
   const path = join(images, imageKey(suite, include));
   const started = performance.now();
   const done = (built: boolean): Image => ({ path, built, durationMs: Math.round(performance.now() - started) });
