@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadRepository, mergeLayers, editorJsonSchema, SourceDocument, type RepositoryFile } from '@herd/api';
+import { ClusterSpec, loadRepository, mergeLayers, editorJsonSchema, SourceDocument, type RepositoryFile } from '@herd/api';
 
 const files = (tree: Record<string, string>): RepositoryFile[] => Object.entries(tree).map(([path, text]) => ({ path, text }));
 
@@ -59,10 +59,31 @@ spec:
 
 test('a provider of another kind replaces the profile\'s instead of mixing with it', () => {
   assert.deepEqual(
-    mergeLayers({ provider: { kind: 'local', subnet: '10.0.0.0/24' } }, { provider: { kind: 'static', keyFile: 'k' } }),
+    mergeLayers({ provider: { kind: 'local', subnet: '10.0.0.0/24' } }, { provider: { kind: 'static', keyFile: 'k' } }, ClusterSpec),
     { provider: { kind: 'static', keyFile: 'k' } },
   );
-  assert.deepEqual(mergeLayers({ a: { kind: 'x', b: 1 } }, { a: { kind: 'x', c: 2 } }), { a: { kind: 'x', b: 1, c: 2 } });
+  assert.deepEqual(
+    mergeLayers({ provider: { kind: 'local', subnet: '10.0.0.0/24' } }, { provider: { kind: 'local' } }, ClusterSpec),
+    { provider: { kind: 'local', subnet: '10.0.0.0/24' } },
+    'the same provider kind merges key by key',
+  );
+});
+
+test('mappings merge key by key whatever their keys are called, also keys named like schema words', () => {
+  const words = ['kind', 'name', 'spec', 'version', 'provider', 'metadata', 'pools'];
+  const base = Object.fromEntries([...words.map((w) => [w, '1.0-1']), ['containerd', '1.6.20~ds1-1'], ['runc', '1.1.12-1']]);
+  for (const word of words) {
+    const merged = mergeLayers({ os: { packages: base } }, { os: { packages: { [word]: '2.0-1' } } }, ClusterSpec) as { os: { packages: Record<string, string> } };
+    assert.deepEqual(merged.os.packages, { ...base, [word]: '2.0-1' }, `overriding only package "${word}"`);
+  }
+  // Through the whole resolution: a profile pins {kind, containerd, runc}, the cluster overrides kind alone.
+  const repo = loadRepository(files({
+    'profiles/base.yaml': 'apiVersion: herd.dev/v1\nkind: Profile\nmetadata: { name: base }\nspec:\n  kubernetes: { version: 1.34.4 }\n'
+      + '  os:\n    packages: { kind: 0.29.0-1, containerd: 1.6.20~ds1-1, runc: 1.1.12-1 }\n',
+    'clusters/c.yaml': 'apiVersion: herd.dev/v1\nkind: Cluster\nmetadata: { name: c }\nspec:\n  profile: base\n  os:\n    packages: { kind: 0.30.0-1 }\n',
+  }));
+  assert.deepEqual(repo.errors, []);
+  assert.deepEqual(repo.clusters[0]!.cluster.spec.os.packages, { kind: '0.30.0-1', containerd: '1.6.20~ds1-1', runc: '1.1.12-1' });
 });
 
 test('an error in a field the profile set points at the profile file', () => {

@@ -38,6 +38,14 @@ export function parseCidr(text: string): Cidr | undefined {
   return base % hostBits === 0 ? { base, prefix } : undefined;
 }
 
+/** Milliseconds of a `duration` value (`1h30m`); the format is checked separately. */
+export function durationMs(text: string): number {
+  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|s|m|h)/g)) total += Number(m[1]) * unit[m[2]!]!;
+  return total;
+}
+
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   const aEnd = a.base + 2 ** (32 - a.prefix);
   const bEnd = b.base + 2 ** (32 - b.prefix);
@@ -116,6 +124,11 @@ export const FORMATS = {
     expected: 'a Kubernetes label value: empty, or at most 63 letters, digits, "-", "_" and "." starting and ending with a letter or digit',
     pattern: '^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$',
     check: (v) => v === '' || LABEL_NAME.test(v),
+  },
+  'dns-domain': {
+    expected: 'a DNS domain: DNS labels joined by ".", each at most 63 characters, at most 253 in all',
+    pattern: DNS_SUBDOMAIN.source,
+    check: (v) => v.length <= 253 && DNS_SUBDOMAIN.test(v),
   },
   duration: {
     expected: 'a duration such as 90s, 15m or 1h30m',

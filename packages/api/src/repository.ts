@@ -3,9 +3,10 @@
  * that say file, line and field. Pure: the caller (the Git source, a test) supplies the files.
  */
 import { posix } from 'node:path';
-import { SourceDocument, type SpecError } from './document.js';
+import { safeSpecError, SourceDocument, type SpecError } from './document.js';
 import { mergeLayers } from './merge.js';
-import { clusterRules, transitionRules } from './rules.js';
+import { clusterRules, transitionRules, type ProviderCapacity } from './rules.js';
+import { quote } from './text.js';
 import { API_VERSION, ClusterSpec, KINDS, type Cluster, type Kind, type Profile } from './schema.js';
 import { describe, isPlainObject, validate, type Issue, type PathSegment } from './validate.js';
 
@@ -35,7 +36,19 @@ const DIRECTORY_OF: Record<Kind, string> = { Cluster: 'clusters', Profile: 'prof
 
 /** Files herd reads: YAML below clusters/ and profiles/. Everything else in the repository is left alone. */
 export function isSpecFile(path: string): boolean {
-  return /^(clusters|profiles)\/.+\.ya?ml$/.test(path);
+  return /^(clusters|profiles)\/[^]+\.ya?ml$/.test(path);
+}
+
+const SAFE_PATH = /^[A-Za-z0-9._/-]+$/;
+
+/**
+ * Why herd refuses a path below clusters/ or profiles/ (a file it would read or a folder on
+ * the way), or undefined. A name herd could not print on one line (a newline, a terminal
+ * escape) is refused rather than skipped, so nothing in it is silently ignored.
+ */
+export function refusePath(path: string): string | undefined {
+  if (!SAFE_PATH.test(path)) return `herd reads only file and folder names of letters, digits, ".", "_" and "-"; rename ${quote(path, 200)}`;
+  return undefined;
 }
 
 interface Parsed { document: SourceDocument; kind: Kind; name: string }
@@ -43,6 +56,10 @@ interface Parsed { document: SourceDocument; kind: Kind; name: string }
 export interface LoadOptions {
   /** The repository in force: changes from it that cannot be made (a version skipping a minor) are errors. */
   previous?: Repository;
+  /** Machines a cluster of each provider kind can hold, when less than LIMITS.machinesPerCluster. */
+  providerCapacity?: ProviderCapacity;
+  /** Entries the reader refused (a symlink, a FIFO, a file too large), reported with the rest. */
+  refused?: SpecError[];
 }
 
 export function loadRepository(files: readonly RepositoryFile[], options: LoadOptions = {}): Repository {
@@ -51,6 +68,11 @@ export function loadRepository(files: readonly RepositoryFile[], options: LoadOp
   const broken = new Set<string>();
 
   for (const file of [...files].filter((f) => isSpecFile(f.path)).sort((a, b) => a.path.localeCompare(b.path))) {
+    const refused = refusePath(file.path);
+    if (refused) {
+      errors.push({ file: file.path, line: 0, column: 0, field: '', message: refused });
+      continue;
+    }
     const result = SourceDocument.parse(file.path, file.text);
     errors.push(...result.errors);
     if (!result.document) continue;
@@ -75,7 +97,7 @@ export function loadRepository(files: readonly RepositoryFile[], options: LoadOp
   const clusters: ResolvedCluster[] = [];
   for (const entry of parsed.filter((p) => p.kind === 'Cluster' && !broken.has(`Cluster/${p.name}`))) {
     const previous = options.previous?.clusters.find((c) => c.cluster.metadata.name === entry.name)?.cluster.spec;
-    const resolved = resolveCluster(entry, profiles, broken, previous);
+    const resolved = resolveCluster(entry, profiles, broken, previous, options.providerCapacity);
     errors.push(...resolved.errors);
     if (resolved.cluster) clusters.push(resolved.cluster);
   }
@@ -83,8 +105,13 @@ export function loadRepository(files: readonly RepositoryFile[], options: LoadOp
   return {
     clusters: errors.length ? clusters.filter((c) => !errors.some((e) => e.file === c.file || e.file === c.profileFile)) : clusters,
     profiles: [...profiles.values()].filter((p) => !broken.has(`Profile/${p.name}`)).map((p) => ({ file: p.document.file, profile: p.document.value as Profile })),
-    errors: errors.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column),
+    errors: sortErrors([...(options.refused ?? []), ...errors]).map(safeSpecError),
   };
+}
+
+/** File order, then position: the order every output prints errors in. */
+export function sortErrors(errors: SpecError[]): SpecError[] {
+  return errors.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column);
 }
 
 function checkHeader(document: SourceDocument): { kind?: Kind; issues: Issue[] } {
@@ -106,7 +133,7 @@ function nameMatchesFile(document: SourceDocument): Issue[] {
   const name = (document.value as { metadata?: { name?: unknown } }).metadata?.name;
   const stem = posix.basename(document.file).replace(/\.ya?ml$/, '');
   return typeof name === 'string' && name !== stem
-    ? [{ path: ['metadata', 'name'], message: `name "${name}" does not match the file name "${posix.basename(document.file)}"; name the file ${name}.yaml or the object ${stem}` }]
+    ? [{ path: ['metadata', 'name'], message: `name ${quote(name)} does not match the file name ${quote(posix.basename(document.file))}; name the file ${quote(`${name}.yaml`)} or the object ${quote(stem)}` }]
     : [];
 }
 
@@ -116,13 +143,13 @@ function duplicateNames(parsed: Parsed[]): SpecError[] {
   for (const p of parsed) {
     const key = `${p.kind}/${p.name}`;
     const first = seen.get(key);
-    if (first) errors.push(p.document.error({ path: ['metadata', 'name'], message: `${p.kind.toLowerCase()} "${p.name}" is already defined in ${first}` }));
+    if (first) errors.push(p.document.error({ path: ['metadata', 'name'], message: `${p.kind.toLowerCase()} ${quote(p.name)} is already defined in ${first}` }));
     else seen.set(key, p.document.file);
   }
   return errors;
 }
 
-function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>, previous?: ClusterSpec): { cluster?: ResolvedCluster; errors: SpecError[] } {
+function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>, previous?: ClusterSpec, capacity?: ProviderCapacity): { cluster?: ResolvedCluster; errors: SpecError[] } {
   const clusterDoc = entry.document;
   const raw = clusterDoc.value as { metadata: Cluster['metadata']; spec?: Record<string, unknown> };
   const spec = raw.spec ?? {};
@@ -131,7 +158,7 @@ function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Se
     const profile = profiles.get(spec.profile);
     if (!profile) {
       const known = [...profiles.keys()];
-      return { errors: [clusterDoc.error({ path: ['spec', 'profile'], message: `profile "${spec.profile}" not found: expected profiles/${spec.profile}.yaml${known.length ? ` (profiles: ${known.join(', ')})` : ' (there are no profiles)'}` })] };
+      return { errors: [clusterDoc.error({ path: ['spec', 'profile'], message: `profile ${quote(spec.profile)} not found: expected profiles/${spec.profile}.yaml${known.length ? ` (profiles: ${known.join(', ')})` : ' (there are no profiles)'}` })] };
     }
     if (broken.has(`Profile/${spec.profile}`)) {
       return { errors: [clusterDoc.error({ path: ['spec', 'profile'], message: `profile "${spec.profile}" has errors (see ${profile.document.file}); this cluster cannot be resolved until they are fixed` })] };
@@ -140,10 +167,10 @@ function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Se
   }
 
   const profileSpec = (profileDoc?.value as { spec?: unknown } | undefined)?.spec ?? {};
-  const merged = mergeLayers(profileSpec, spec);
+  const merged = mergeLayers(profileSpec, spec, ClusterSpec);
   const resolved = validate<ClusterSpec>(ClusterSpec, merged, 'resolved');
   const issues = resolved.issues.map((i) => ({ ...i, path: ['spec', ...i.path] }));
-  if (issues.length === 0) issues.push(...clusterRules(resolved.value), ...(previous ? transitionRules(previous, resolved.value) : []));
+  if (issues.length === 0) issues.push(...clusterRules(resolved.value, capacity), ...(previous ? transitionRules(previous, resolved.value) : []));
   // A resolved field may come from the cluster file, from its profile, or from a default
   // (then the error points at the cluster file, where the operator would add it).
   const locate = (issue: Issue) => (profileDoc && !clusterDoc.has(issue.path) && profileDoc.has(issue.path) ? profileDoc : clusterDoc).error(issue);

@@ -2,14 +2,42 @@
  * Rules that span fields, checked on a resolved cluster (profile and defaults applied).
  * Each returns issues with the path of the field to change.
  */
-import { cidrsOverlap, parseCidr } from './formats.js';
+import { cidrsOverlap, durationMs, parseCidr } from './formats.js';
+import { LIMITS } from './limits.js';
 import type { ClusterSpec } from './schema.js';
 import type { Issue } from './validate.js';
+import { isSupportedKubernetes, supportedKubernetesText } from './versions.js';
+
+/** The most machines one cluster of a provider kind can hold, when the provider says (see @herd/provider's registry). */
+export type ProviderCapacity = (kind: string) => number | undefined;
 
 const RESERVED_POOL_NAMES = new Set(['control-plane']);
 
-export function clusterRules(spec: ClusterSpec): Issue[] {
-  return [...poolRules(spec), ...networkRules(spec), ...upgradeRules(spec), ...providerRules(spec)];
+export function clusterRules(spec: ClusterSpec, capacity?: ProviderCapacity): Issue[] {
+  return [...versionRules(spec), ...poolRules(spec), ...sizeRules(spec, capacity), ...networkRules(spec), ...upgradeRules(spec), ...timeoutRules(spec), ...providerRules(spec)];
+}
+
+function versionRules(spec: ClusterSpec): Issue[] {
+  const version = spec.kubernetes.version;
+  return isSupportedKubernetes(version)
+    ? []
+    : [{ path: ['spec', 'kubernetes', 'version'], message: `Kubernetes ${version} is not a version herd supports; supported: ${supportedKubernetesText()}` }];
+}
+
+function sizeRules(spec: ClusterSpec, capacity?: ProviderCapacity): Issue[] {
+  const machines = spec.controlPlane.replicas + spec.pools.reduce((sum, p) => sum + p.replicas, 0);
+  const own = capacity?.(spec.provider.kind);
+  const limit = own !== undefined && own < LIMITS.machinesPerCluster ? own : LIMITS.machinesPerCluster;
+  if (machines <= limit) return [];
+  const whose = limit === own ? `the ${spec.provider.kind} provider holds at most ${limit} machines per cluster` : `a cluster has at most ${limit} machines`;
+  return [{ path: ['spec', 'pools'], message: `the cluster needs ${machines} machines (control plane ${spec.controlPlane.replicas} + pools ${machines - spec.controlPlane.replicas}), but ${whose}` }];
+}
+
+function timeoutRules(spec: ClusterSpec): Issue[] {
+  const fields = [['health', 'startupTimeout', spec.health.startupTimeout], ['health', 'unhealthyTimeout', spec.health.unhealthyTimeout], ['upgrade', 'drainTimeout', spec.upgrade.drainTimeout]] as const;
+  return fields
+    .filter(([, , value]) => durationMs(value) === 0)
+    .map(([group, field, value]) => ({ path: ['spec', group, field], message: `${field} ${value} is zero; a timeout must be longer than 0s` }));
 }
 
 function poolRules(spec: ClusterSpec): Issue[] {

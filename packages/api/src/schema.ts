@@ -5,6 +5,7 @@
  */
 import { Type, type Static, type TSchema, type TString, type TUnsafe } from '@sinclair/typebox';
 import { FORMATS, type FormatName } from './formats.js';
+import { LIMITS } from './limits.js';
 
 export const API_VERSION = 'herd.dev/v1';
 
@@ -75,7 +76,7 @@ export const StaticProvider = Type.Object({
   kind: Type.Literal('static'),
   user: Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$', default: 'root' }),
   keyFile: Str('file-path', { description: 'SSH private key file, relative to the repository (keep it encrypted or out of Git).' }),
-  machines: Type.Array(StaticMachine, { minItems: 1 }),
+  machines: Type.Array(StaticMachine, { minItems: 1, maxItems: LIMITS.machinesPerCluster }),
 }, { ...strict, description: 'Existing machines reached over SSH.' });
 
 export const Provider = Type.Union([LocalProvider, StaticProvider], { default: { kind: 'local' }, discriminator: 'kind' });
@@ -83,7 +84,7 @@ export const Provider = Type.Union([LocalProvider, StaticProvider], { default: {
 export const Networking = Type.Object({
   podCIDR: Str('cidr', { default: '10.244.0.0/16' }),
   serviceCIDR: Str('cidr', { default: '10.96.0.0/12' }),
-  dnsDomain: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$', default: 'cluster.local' }),
+  dnsDomain: Str('dns-domain', { default: 'cluster.local' }),
 }, { ...strict, default: {} });
 
 export const Kubernetes = Type.Object({
@@ -135,7 +136,7 @@ const specFields = {
 export const ClusterSpec = Type.Object({
   profile: Type.Optional(Str('dns-label', { description: 'profiles/NAME.yaml: the shared settings this cluster starts from.' })),
   ...specFields,
-  pools: Type.Array(Pool, { default: [] }),
+  pools: Type.Array(Pool, { default: [], maxItems: LIMITS.poolsPerCluster }),
 }, strict);
 
 /** A profile holds the settings clusters share; it cannot name pools or another profile. */

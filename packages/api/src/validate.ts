@@ -7,6 +7,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import { FORMATS, type FormatName } from './formats.js';
+import { quote } from './text.js';
 
 export type PathSegment = string | number;
 
@@ -25,12 +26,17 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Sets a key as an own property whatever it is called (`__proto__` included), never the prototype. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
 /** How a value looks to a person reading YAML. */
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing (the field is empty)';
   if (Array.isArray(value)) return 'a list';
   if (isPlainObject(value)) return 'a mapping';
-  if (typeof value === 'string') return `"${value.length > 60 ? value.slice(0, 57) + '...' : value}"`;
+  if (typeof value === 'string') return quote(value);
   return `${typeof value} ${String(value)}`;
 }
 
@@ -145,20 +151,21 @@ function walkObject(schema: Schema, value: Record<string, unknown>, path: PathSe
   const partialBelow = (key: string) => partial || (path.length === 0 && key === mergeableRoot);
   const properties: Record<string, Schema> = schema.properties;
   for (const key of Object.keys(value)) {
-    if (key in properties) continue;
+    // Own properties only: `constructor` or `toString` are not fields because every object inherits them.
+    if (Object.hasOwn(properties, key)) continue;
     const known = Object.keys(properties);
     const hint = suggest(key, known);
     issues.push({
       path: [...path, key],
       atKey: true,
-      message: `unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ''} (allowed here: ${known.join(', ')})`,
+      message: `unknown field ${quote(key)}${hint ? `; did you mean "${hint}"?` : ''} (allowed here: ${known.join(', ')})`,
     });
   }
   // Output in schema order, so resolved clusters print the same way whatever the input order.
   const out: Record<string, unknown> = {};
   const required: string[] = schema.required ?? [];
   for (const [key, childSchema] of Object.entries(properties)) {
-    if (key in value) {
+    if (Object.hasOwn(value, key)) {
       out[key] = walk(childSchema, value[key], [...path, key], mode, partialBelow(key), issues);
     } else if (mode === 'resolved' && childSchema.default !== undefined) {
       out[key] = walk(childSchema, structuredClone(childSchema.default), [...path, key], mode, partialBelow(key), issues);
@@ -174,10 +181,10 @@ function walkMap(schema: Schema, value: Record<string, unknown>, path: PathSegme
   for (const [key, child] of Object.entries(value)) {
     const keySchema: Schema | undefined = schema.propertyNames;
     if (keySchema?.format && !FORMATS[keySchema.format as FormatName].check(key)) {
-      issues.push({ path: [...path, key], atKey: true, message: `invalid key "${key}": expected ${expectedOf(keySchema)}` });
+      issues.push({ path: [...path, key], atKey: true, message: `invalid key ${quote(key)}: expected ${expectedOf(keySchema)}` });
       continue;
     }
-    out[key] = walk(schema.additionalProperties, child, [...path, key], mode, false, issues);
+    setOwn(out, key, walk(schema.additionalProperties, child, [...path, key], mode, false, issues));
   }
   return out;
 }
@@ -218,7 +225,7 @@ export function formatPath(path: readonly PathSegment[]): string {
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
     else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(segment)) out += out ? `.${segment}` : segment;
-    else out += `[${JSON.stringify(segment)}]`;
+    else out += `[${quote(segment)}]`;
   }
   return out;
 }

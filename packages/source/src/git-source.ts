@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { isSpecFile, type LoadOptions, type Repository, type RepositoryFile } from '@herd/api';
+import { LIMITS, refusePath, type LoadOptions, type Repository } from '@herd/api';
 import { herdCacheDir, redactUrl, silentLogger, UserError, type Logger } from '@herd/sys';
 import { snapshotOf, type Snapshot } from './snapshot.js';
+import { collectSpecFiles, TOP_FOLDERS, type TreeEntry, type TreeReader } from './tree.js';
 
 /** The repository could not be fetched or the ref does not exist: the operator must act. */
 export class GitSourceError extends UserError {
@@ -57,8 +58,8 @@ export class GitSource {
       this.logger.debug({ commit }, 'commit unchanged; reusing parsed repository');
       return this.last;
     }
-    const files = await this.filesAt(git, commit);
-    this.last = snapshotOf(files, this.display, commit, ref, options);
+    const { files, refused } = await collectSpecFiles(gitReader(git, commit));
+    this.last = snapshotOf(files, this.display, commit, ref, { ...options, refused });
     this.lastPrevious = options.previous;
     this.logger.info({ source: this.display, commit, clusters: this.last.clusters.length, errors: this.last.errors.length }, 'read repository');
     return this.last;
@@ -70,11 +71,15 @@ export class GitSource {
    */
   async readFile(path: string, commit: string): Promise<string> {
     const git = await this.clone();
-    try {
-      return await git.raw(['cat-file', 'blob', `${commit}:${path}`]);
-    } catch {
-      throw new GitSourceError(`${path} does not exist in ${this.display} at commit ${commit.slice(0, 12)}`);
-    }
+    const at = `in ${this.display} at commit ${commit.slice(0, 12)}`;
+    const parts = path.split('/');
+    if (refusePath(path) || path.startsWith('/') || parts.includes('..') || parts.includes('')) throw new GitSourceError(`${path} is not a plain relative path inside the repository`);
+    const [entry] = parseTreeListing(await git.raw(['ls-tree', '-z', '-l', commit, '--', path]).catch(() => ''));
+    if (!entry || entry.path !== path) throw new GitSourceError(`${path} does not exist ${at}`);
+    if (entry.type === 'symlink') throw new GitSourceError(`${path} is a symbolic link ${at}; herd does not follow links`);
+    if (entry.type !== 'file') throw new GitSourceError(`${path} is not a regular file ${at}`);
+    if (entry.size > LIMITS.fileBytes) throw new GitSourceError(`${path} has ${entry.size} bytes ${at}; at most ${LIMITS.fileBytes} are read`);
+    return git.raw(['cat-file', 'blob', `${commit}:${path}`]);
   }
 
   private async clone(): Promise<SimpleGit> {
@@ -119,11 +124,37 @@ export class GitSource {
       : `ref "${ref}" not found in ${this.display} (expected a branch, tag or commit)`);
   }
 
-  private async filesAt(git: SimpleGit, commit: string): Promise<RepositoryFile[]> {
-    const listing = await git.raw(['ls-tree', '-r', '-z', '--name-only', commit, '--', 'clusters', 'profiles']);
-    const paths = listing.split('\0').filter((p) => p && isSpecFile(p));
-    return Promise.all(paths.map(async (path) => ({ path, text: await git.raw(['cat-file', 'blob', `${commit}:${path}`]) })));
+}
+
+/**
+ * `git ls-tree -z -l` records: `MODE TYPE OBJECT SIZE\tPATH`. Git knows regular files
+ * (100644, 100755), links (120000) and submodules (160000); folders are implied by paths.
+ */
+export function parseTreeListing(listing: string): TreeEntry[] {
+  const entries: TreeEntry[] = [];
+  for (const record of listing.split('\0')) {
+    const tab = record.indexOf('\t');
+    if (tab < 0) continue;
+    const [mode, , , size] = record.slice(0, tab).split(/ +/);
+    const path = record.slice(tab + 1);
+    const bytes = Number(size) || 0;
+    if (mode === '100644' || mode === '100755') entries.push({ path, type: 'file', size: bytes });
+    else if (mode === '120000') entries.push({ path, type: 'symlink', size: bytes });
+    else if (mode === '040000') entries.push({ path, type: 'folder', size: 0 });
+    else entries.push({ path, type: 'other', size: bytes, detail: mode === '160000' ? 'a Git submodule' : `a Git entry of mode ${mode}` });
   }
+  return entries;
+}
+
+/** A commit as a tree: the same entries a directory reader gives for the same files, folders included. */
+function gitReader(git: SimpleGit, commit: string): TreeReader {
+  return {
+    async list(max) {
+      const listed = parseTreeListing(await git.raw(['ls-tree', '-r', '-t', '-z', '-l', commit, '--', ...TOP_FOLDERS]));
+      return listed.slice(0, max + 1);
+    },
+    read: async (path) => git.raw(['cat-file', 'blob', `${commit}:${path}`]),
+  };
 }
 
 function gitMessage(error: unknown): string {

@@ -1,5 +1,6 @@
 export { GitSource, GitSourceError, isRemoteUrl, type GitSourceOptions } from './git-source.js';
-export { readSpecFiles } from './working-tree.js';
+export { readSpecFiles, readRepositoryFile } from './working-tree.js';
+export { parseTreeListing } from './git-source.js';
 export { initRepository } from './init.js';
 export { snapshotOf, type Snapshot } from './snapshot.js';
 
@@ -9,5 +10,6 @@ import { snapshotOf, type Snapshot } from './snapshot.js';
 
 /** Reads a directory as it is on disk, uncommitted changes included (what `herd validate DIR` checks before a commit). */
 export async function readWorkingTree(dir: string, options: LoadOptions = {}): Promise<Snapshot> {
-  return snapshotOf(await readSpecFiles(dir), dir, undefined, undefined, options);
+  const { files, refused } = await readSpecFiles(dir);
+  return snapshotOf(files, dir, undefined, undefined, { ...options, refused: [...(options.refused ?? []), ...refused] });
 }

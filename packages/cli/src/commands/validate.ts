@@ -1,7 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { formatSpecError, type SpecError } from '@herd/api';
+import { providerCapacity } from '@herd/provider';
+import '@herd/provider-local';
+import '@herd/provider-static';
 import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
 import { UsageError, UserError, createLogger } from '@herd/sys';
 import { defineCommand, outputFormat, outputOption } from '../command.js';
@@ -13,13 +16,15 @@ import { defineCommand, outputFormat, outputOption } from '../command.js';
  */
 export async function readRepositoryArg(repo: string, ref: string | undefined): Promise<Snapshot> {
   if (isRemoteUrl(repo) || ref !== undefined) {
-    return new GitSource({ url: repo, logger: createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' }) }).read(ref);
+    return new GitSource({ url: repo, logger: createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' }) }).read(ref, { providerCapacity });
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UsageError(`${repo}: no such directory`);
-  if (!existsSync(join(repo, 'clusters')) && !existsSync(join(repo, 'profiles'))) {
+  // lstat: a clusters/ that is a link (even a broken one) is the repository's, refused at its path.
+  const present = (name: string) => { try { lstatSync(join(repo, name)); return true; } catch { return false; } };
+  if (!present('clusters') && !present('profiles')) {
     throw new UserError(`${repo} is not a herd repository: it has neither clusters/ nor profiles/ (create one with \`herd init DIR\`)`);
   }
-  const snapshot = await readWorkingTree(repo);
+  const snapshot = await readWorkingTree(repo, { providerCapacity });
   if (repo === '.') return snapshot;
   const inRepo = (file: string) => join(repo, file);
   return {
