@@ -139,6 +139,29 @@ const cases: Case[] = [
     want: [{ at: 'clusters/web.yaml:8:14', field: 'spec.kubernetes.version', says: 'expected an exact Kubernetes version MAJOR.MINOR.PATCH such as 1.34.2 (no leading "v"), found "v1.34.2"' }],
   },
   {
+    name: 'a Kubernetes version herd does not support',
+    files: { 'clusters/web.yaml': cluster('  kubernetes:\n    version: 1.99.0\n') },
+    want: [{ at: 'clusters/web.yaml:8:14', field: 'spec.kubernetes.version', says: 'Kubernetes 1.99.0 is not a version herd supports; supported: 1.31 to 1.36 (any patch)' }],
+  },
+  {
+    name: 'a zero timeout',
+    files: { 'clusters/web.yaml': cluster('  health:\n    startupTimeout: 0s\n') },
+    want: [{ at: 'clusters/web.yaml:8:21', field: 'spec.health.startupTimeout', says: 'startupTimeout 0s is zero' }],
+  },
+  {
+    name: 'a DNS domain label longer than 63 characters',
+    files: { 'clusters/web.yaml': cluster(`  kubernetes:\n    networking:\n      dnsDomain: ${'a'.repeat(64)}.local\n`) },
+    want: [{ at: 'clusters/web.yaml:9:18', field: 'spec.kubernetes.networking.dnsDomain', says: 'expected a DNS domain' }],
+  },
+  {
+    name: 'a field named like an inherited property',
+    files: { 'clusters/web.yaml': cluster('  toString: 1\n  __proto__: {}\n') },
+    want: [
+      { at: 'clusters/web.yaml:7:3', field: 'spec.toString', says: 'unknown field "toString"' },
+      { at: 'clusters/web.yaml:8:3', field: 'spec.__proto__', says: 'unknown field "__proto__"' },
+    ],
+  },
+  {
     name: 'control-plane replicas must be 1, 3 or 5',
     files: { 'clusters/web.yaml': cluster('  controlPlane: { replicas: 2 }\n') },
     want: [{ at: 'clusters/web.yaml:7:29', field: 'spec.controlPlane.replicas', says: 'expected one of 1, 3, 5, found number 2' }],

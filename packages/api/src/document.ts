@@ -30,11 +30,11 @@ function position(lines: LineCounter, offset: number): { line: number; column: n
   return { line: pos.line, column: pos.col };
 }
 
-/** Keeps the first LIMITS.errorsPerFile errors of a file and counts the rest in one more. */
+/** Keeps the first LIMITS.errorsPerFile errors of a file and says, in one more, that there are others. */
 function capErrors(file: string, errors: SpecError[]): SpecError[] {
   if (errors.length <= LIMITS.errorsPerFile) return errors;
-  const more = errors.length - LIMITS.errorsPerFile;
-  return [...errors.slice(0, LIMITS.errorsPerFile), { file, line: 0, column: 0, field: '', message: `${more} more error${more === 1 ? '' : 's'} in this file not shown` }];
+  const last = errors[LIMITS.errorsPerFile - 1]!;
+  return [...errors.slice(0, LIMITS.errorsPerFile), { file, line: last.line, column: last.column, field: '', message: `further errors in this file are not shown (herd reports the first ${LIMITS.errorsPerFile})` }];
 }
 
 /** Line and column (1-based) of `offset` in `text`, without a LineCounter (before parsing). */

@@ -60,6 +60,8 @@ export interface LoadOptions {
   providerCapacity?: ProviderCapacity;
   /** Entries the reader refused (a symlink, a FIFO, a file too large), reported with the rest. */
   refused?: SpecError[];
+  /** Files clusters name (a static keyFile) that cannot be read, by path, with the reason; reported at the field. */
+  namedFileProblems?: ReadonlyMap<string, string>;
 }
 
 export function loadRepository(files: readonly RepositoryFile[], options: LoadOptions = {}): Repository {
@@ -97,7 +99,7 @@ export function loadRepository(files: readonly RepositoryFile[], options: LoadOp
   const clusters: ResolvedCluster[] = [];
   for (const entry of parsed.filter((p) => p.kind === 'Cluster' && !broken.has(`Cluster/${p.name}`))) {
     const previous = options.previous?.clusters.find((c) => c.cluster.metadata.name === entry.name)?.cluster.spec;
-    const resolved = resolveCluster(entry, profiles, broken, previous, options.providerCapacity);
+    const resolved = resolveCluster(entry, profiles, broken, previous, options);
     errors.push(...resolved.errors);
     if (resolved.cluster) clusters.push(resolved.cluster);
   }
@@ -149,7 +151,7 @@ function duplicateNames(parsed: Parsed[]): SpecError[] {
   return errors;
 }
 
-function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>, previous?: ClusterSpec, capacity?: ProviderCapacity): { cluster?: ResolvedCluster; errors: SpecError[] } {
+function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Set<string>, previous: ClusterSpec | undefined, options: LoadOptions): { cluster?: ResolvedCluster; errors: SpecError[] } {
   const clusterDoc = entry.document;
   const raw = clusterDoc.value as { metadata: Cluster['metadata']; spec?: Record<string, unknown> };
   const spec = raw.spec ?? {};
@@ -170,7 +172,7 @@ function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Se
   const merged = mergeLayers(profileSpec, spec, ClusterSpec);
   const resolved = validate<ClusterSpec>(ClusterSpec, merged, 'resolved');
   const issues = resolved.issues.map((i) => ({ ...i, path: ['spec', ...i.path] }));
-  if (issues.length === 0) issues.push(...clusterRules(resolved.value, capacity), ...(previous ? transitionRules(previous, resolved.value) : []));
+  if (issues.length === 0) issues.push(...clusterRules(resolved.value, options.providerCapacity), ...namedFileRules(resolved.value, options.namedFileProblems), ...(previous ? transitionRules(previous, resolved.value) : []));
   // A resolved field may come from the cluster file, from its profile, or from a default
   // (then the error points at the cluster file, where the operator would add it).
   const locate = (issue: Issue) => (profileDoc && !clusterDoc.has(issue.path) && profileDoc.has(issue.path) ? profileDoc : clusterDoc).error(issue);
@@ -178,6 +180,11 @@ function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Se
 
   const cluster: Cluster = { apiVersion: API_VERSION, kind: 'Cluster', metadata: { name: raw.metadata.name, labels: raw.metadata.labels ?? {} }, spec: resolved.value };
   return { cluster: { file: clusterDoc.file, ...(profileDoc ? { profileFile: profileDoc.file } : {}), cluster }, errors: [] };
+}
+
+function namedFileRules(spec: ClusterSpec, problems?: ReadonlyMap<string, string>): Issue[] {
+  const problem = spec.provider.kind === 'static' ? problems?.get(spec.provider.keyFile) : undefined;
+  return problem ? [{ path: ['spec', 'provider', 'keyFile'], message: problem }] : [];
 }
 
 export type { PathSegment };

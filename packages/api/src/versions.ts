@@ -1,7 +1,8 @@
 /**
  * The Kubernetes versions herd supports: the one definition validation, docs and messages
  * use. The oldest is the first minor that reads kubeadm's v1beta4 configuration (what
- * @herd/kubeadm writes); the newest is the last minor herd was tried with. Patches are not
+ * @herd/kubeadm writes); the newest is one minor past those herd's tests run kubeadm with
+ * (test/kubeadm: 1.34 and 1.35), so the next upgrade can be committed. Patches are not
  * listed: pkgs.k8s.io and the Go module proxy serve them, and a patch that was never released
  * fails when the provider fetches it, with its name.
  */

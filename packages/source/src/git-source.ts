@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { LIMITS, refusePath, type LoadOptions, type Repository } from '@herd/api';
+import type { LoadOptions, Repository } from '@herd/api';
 import { herdCacheDir, redactUrl, silentLogger, UserError, type Logger } from '@herd/sys';
-import { snapshotOf, type Snapshot } from './snapshot.js';
-import { collectSpecFiles, TOP_FOLDERS, type TreeEntry, type TreeReader } from './tree.js';
+import { readSnapshot, type Snapshot } from './snapshot.js';
+import { namedFileProblem, TOP_FOLDERS, type TreeEntry, type TreeReader } from './tree.js';
 
 /** The repository could not be fetched or the ref does not exist: the operator must act. */
 export class GitSourceError extends UserError {
@@ -58,8 +58,7 @@ export class GitSource {
       this.logger.debug({ commit }, 'commit unchanged; reusing parsed repository');
       return this.last;
     }
-    const { files, refused } = await collectSpecFiles(gitReader(git, commit));
-    this.last = snapshotOf(files, this.display, commit, ref, { ...options, refused });
+    this.last = await readSnapshot(gitReader(git, commit), this.display, commit, ref, options);
     this.lastPrevious = options.previous;
     this.logger.info({ source: this.display, commit, clusters: this.last.clusters.length, errors: this.last.errors.length }, 'read repository');
     return this.last;
@@ -71,14 +70,8 @@ export class GitSource {
    */
   async readFile(path: string, commit: string): Promise<string> {
     const git = await this.clone();
-    const at = `in ${this.display} at commit ${commit.slice(0, 12)}`;
-    const parts = path.split('/');
-    if (refusePath(path) || path.startsWith('/') || parts.includes('..') || parts.includes('')) throw new GitSourceError(`${path} is not a plain relative path inside the repository`);
-    const [entry] = parseTreeListing(await git.raw(['ls-tree', '-z', '-l', commit, '--', path]).catch(() => ''));
-    if (!entry || entry.path !== path) throw new GitSourceError(`${path} does not exist ${at}`);
-    if (entry.type === 'symlink') throw new GitSourceError(`${path} is a symbolic link ${at}; herd does not follow links`);
-    if (entry.type !== 'file') throw new GitSourceError(`${path} is not a regular file ${at}`);
-    if (entry.size > LIMITS.fileBytes) throw new GitSourceError(`${path} has ${entry.size} bytes ${at}; at most ${LIMITS.fileBytes} are read`);
+    const problem = await namedFileProblem(path, (p) => gitReader(git, commit).entry(p));
+    if (problem) throw new GitSourceError(`${problem} (${this.display} at commit ${commit.slice(0, 12)})`);
     return git.raw(['cat-file', 'blob', `${commit}:${path}`]);
   }
 
@@ -152,6 +145,10 @@ function gitReader(git: SimpleGit, commit: string): TreeReader {
     async list(max) {
       const listed = parseTreeListing(await git.raw(['ls-tree', '-r', '-t', '-z', '-l', commit, '--', ...TOP_FOLDERS]));
       return listed.slice(0, max + 1);
+    },
+    async entry(path) {
+      const listed = parseTreeListing(await git.raw(['ls-tree', '-z', '-l', commit, '--', path]).catch(() => ''));
+      return listed.find((e) => e.path === path);
     },
     read: async (path) => git.raw(['cat-file', 'blob', `${commit}:${path}`]),
   };

@@ -10,7 +10,7 @@
  * - Names herd could not print on one line are refused; hidden names (".swp" files) are skipped.
  * - LIMITS bound entries, folder depth, file size and total size before any file is read.
  */
-import { LIMITS, isSpecFile, refusePath, type RepositoryFile, type SpecError } from '@herd/api';
+import { LIMITS, isSpecFile, refusePath, type Repository, type RepositoryFile, type SpecError } from '@herd/api';
 
 export type EntryType = 'file' | 'folder' | 'symlink' | 'other';
 
@@ -27,6 +27,8 @@ export interface TreeEntry {
 }
 
 export interface TreeReader {
+  /** The entry at `path` (any path of the repository), or undefined when there is none; links are not followed. */
+  entry(path: string): Promise<TreeEntry | undefined>;
   /**
    * clusters/ and profiles/ (when present) and every entry below them, parents before
    * children; at most `max` entries (one more means "too many").
@@ -113,4 +115,37 @@ export async function collectSpecFiles(reader: TreeReader): Promise<{ files: Rep
     }
   }
   return { files, refused };
+}
+
+/**
+ * Why a file a cluster names (a static provider's keyFile) cannot be read, or undefined:
+ * every folder on the way must be a folder, the file a regular file of at most
+ * LIMITS.fileBytes, and none of them a link. `lookup` gives the entry at a path or undefined.
+ */
+export async function namedFileProblem(path: string, lookup: (path: string) => Promise<TreeEntry | undefined>): Promise<string | undefined> {
+  const parts = path.split('/');
+  if (refusePath(path) || path.startsWith('/') || parts.includes('..') || parts.includes('') || parts.includes('.')) {
+    return `${path} is not a plain relative path inside the repository`;
+  }
+  for (let i = 1; i <= parts.length; i++) {
+    const prefix = parts.slice(0, i).join('/');
+    const entry = await lookup(prefix);
+    const last = i === parts.length;
+    const what = last ? path : `${prefix} (on the way to ${path})`;
+    if (!entry) return `${path} does not exist in the repository`;
+    if (entry.unreadable) return `${what} cannot be read: ${entry.unreadable}`;
+    if (entry.type === 'symlink') return `${what} is a symbolic link; herd does not follow links`;
+    if (entry.type === 'other') return `${what} is ${entry.detail ?? 'not a regular file'}; herd reads only regular files and folders`;
+    if (!last && entry.type !== 'folder') return `${what} is a file, not a folder`;
+    if (last && entry.type !== 'file') return `${path} is a folder, not a file`;
+    if (last && entry.size > LIMITS.fileBytes) return `${path} has ${entry.size} bytes; herd reads at most ${LIMITS.fileBytes}`;
+  }
+  return undefined;
+}
+
+/** The files the resolved clusters name (static providers' keyFiles), for namedFileProblem. */
+export function namedFiles(repository: Repository): string[] {
+  const paths = new Set<string>();
+  for (const { cluster } of repository.clusters) if (cluster.spec.provider.kind === 'static') paths.add(cluster.spec.provider.keyFile);
+  return [...paths];
 }

@@ -2,7 +2,8 @@ import { constants, promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LIMITS, refusePath, type RepositoryFile, type SpecError } from '@herd/api';
-import { collectSpecFiles, TOP_FOLDERS, type EntryType, type TreeEntry, type TreeReader } from './tree.js';
+import { UserError } from '@herd/sys';
+import { collectSpecFiles, namedFileProblem, TOP_FOLDERS, type EntryType, type TreeEntry, type TreeReader } from './tree.js';
 
 function typeOf(stats: Stats): { type: EntryType; detail?: string } {
   if (stats.isSymbolicLink()) return { type: 'symlink' };
@@ -61,6 +62,15 @@ export function directoryReader(root: string): TreeReader {
       }
       return entries;
     },
+    async entry(path) {
+      try {
+        const stats = await fs.lstat(join(root, path));
+        return { path, size: stats.size, ...typeOf(stats) };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        return code === 'ENOENT' || code === 'ENOTDIR' ? undefined : { path, type: 'file', size: 0, unreadable: reason(error) };
+      }
+    },
     read: (path, maxBytes) => readRegularFile(join(root, path), maxBytes),
   };
 }
@@ -100,18 +110,8 @@ export async function readSpecFiles(root: string): Promise<{ files: RepositoryFi
  * must be a real folder and the file a regular file inside the repository, never a link.
  */
 export async function readRepositoryFile(root: string, path: string): Promise<string> {
-  const parts = path.split('/');
-  if (refusePath(path) || path.startsWith('/') || parts.includes('..') || parts.includes('')) {
-    throw new Error(`${path} is not a plain relative path inside the repository`);
-  }
-  for (let i = 1; i < parts.length; i++) {
-    const folder = parts.slice(0, i).join('/');
-    const stats = await fs.lstat(join(root, folder)).catch(() => undefined);
-    if (!stats) throw new Error(`${path} does not exist in the repository`);
-    if (!stats.isDirectory()) throw new Error(`${folder} (on the way to ${path}) is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a folder'}; herd does not follow links`);
-  }
-  const stats = await fs.lstat(join(root, path)).catch(() => undefined);
-  if (!stats) throw new Error(`${path} does not exist in the repository`);
-  if (stats.isSymbolicLink()) throw new Error(`${path} is a symbolic link; herd does not follow links`);
-  return readRegularFile(join(root, path), LIMITS.fileBytes).catch((e: Error) => { throw new Error(`${path}: ${e.message}`); });
+  const reader = directoryReader(root);
+  const problem = await namedFileProblem(path, (p) => reader.entry(p));
+  if (problem) throw new UserError(problem);
+  return reader.read(path, LIMITS.fileBytes).catch((e: Error) => { throw new UserError(`${path} cannot be read: ${e.message}`); });
 }
