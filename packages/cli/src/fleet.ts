@@ -10,11 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProviderSpec } from '@herd/api';
 import { directoryStore, SecretStore, startCoordinator, type Coordinator } from '@herd/coordinator';
-import { createProvider, providerCapacity, type Provider } from '@herd/provider';
+import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import '@herd/provider-static';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
-import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
+import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
@@ -45,8 +45,8 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
   if (isRemoteUrl(repo) || ref !== undefined) {
     const source = new GitSource({ url: repo, logger });
     return {
-      read: (inForce) => source.read(ref, inForce ? { previous: inForce, providerCapacity } : { providerCapacity }),
-      readCommit: (commit) => source.read(commit, { providerCapacity }),
+      read: (inForce) => source.read(ref, inForce ? { previous: inForce } : {}),
+      readCommit: (commit) => source.read(commit),
       readFile: (path, commit) => {
         if (!commit) throw new UserError(`cannot read ${path}: no commit in force`);
         return source.readFile(path, commit);
@@ -55,8 +55,8 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`${repo}: no such directory`);
   return {
-    read: (inForce) => readWorkingTree(repo, inForce ? { previous: inForce, providerCapacity } : { providerCapacity }),
-    readFile: (path) => readRepositoryFile(repo, path),
+    read: (inForce) => readWorkingTree(repo, inForce ? { previous: inForce } : {}),
+    readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
   };
 }
 
