@@ -5,10 +5,10 @@
  * docs/repository-format.md ("Limits") lists them for operators.
  */
 export const LIMITS = {
-  /** Bytes of one cluster or profile file. */
+  /** Bytes of one cluster or profile file (1000 static machines with host keys fit; parsing one this big takes about half a second of CPU). */
   fileBytes: 256 * 1024,
-  /** Bytes of every spec file together. */
-  repositoryBytes: 8 * 1024 * 1024,
+  /** Bytes of every spec file together: bounds a whole commit to a few seconds of CPU. */
+  repositoryBytes: 2 * 1024 * 1024,
   /** Entries (files, folders, links) below clusters/ and profiles/. */
   repositoryEntries: 2000,
   /** Folder levels below clusters/ and profiles/. */
