@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readdirSync } from 'node:fs';
-import { GitSource, GitSourceError, readWorkingTree } from '@herd/source';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { UserError } from '@herd/sys';
+import { GitSource, GitSourceError, readRepositoryFile, readWorkingTree } from '@herd/source';
 import { CLUSTER, commit, git, tempDir, writeTree } from '../support.js';
 
 function setup(t: Parameters<typeof tempDir>[0]) {
@@ -71,6 +72,23 @@ test('a file of the repository is read at the pinned commit, not as it is now', 
   commit(origin, { 'README.md': '# changed' });
   assert.equal(await source.readFile('README.md', first), '# fleet');
   await assert.rejects(source.readFile('secrets/missing.key', first), (e: unknown) => e instanceof GitSourceError && /secrets\/missing\.key does not exist/.test(e.message));
+});
+
+test('a repository file that is a link, below a link, or not a regular file is refused by both readers, never followed', async (t) => {
+  const { root, origin, source } = setup(t);
+  writeFileSync(join(root, 'outside.key'), 'OUTSIDE');
+  mkdirSync(join(origin, 'secrets'));
+  symlinkSync(join(root, 'outside.key'), join(origin, 'secrets/id'));
+  symlinkSync(root, join(origin, 'up'));
+  writeFileSync(join(origin, 'secrets/real.key'), 'KEY');
+  const head = commit(origin, {}, 'links');
+  assert.equal(await source.readFile('secrets/real.key', head), 'KEY');
+  assert.equal(await readRepositoryFile(origin, 'secrets/real.key'), 'KEY');
+  for (const [path, reason] of [['secrets/id', /secrets\/id is a symbolic link/], ['up/outside.key', /up \(on the way to up\/outside\.key\) is a symbolic link/],
+    ['secrets', /secrets is a folder, not a file/], ['../outside.key', /not a plain relative path/]] as const) {
+    await assert.rejects(source.readFile(path, head), (e: unknown) => e instanceof GitSourceError && reason.test(e.message), `git: ${path}`);
+    await assert.rejects(readRepositoryFile(origin, path), (e: unknown) => e instanceof UserError && reason.test(e.message), `directory: ${path}`);
+  }
 });
 
 test('the working tree is read as it is on disk, uncommitted edits included', async (t) => {
