@@ -34,7 +34,8 @@ function position(lines: LineCounter, offset: number): { line: number; column: n
 function capErrors(file: string, errors: SpecError[]): SpecError[] {
   if (errors.length <= LIMITS.errorsPerFile) return errors;
   const last = errors[LIMITS.errorsPerFile - 1]!;
-  return [...errors.slice(0, LIMITS.errorsPerFile), { file, line: last.line, column: last.column, field: '', message: `further errors in this file are not shown (herd reports the first ${LIMITS.errorsPerFile})` }];
+  const message = `further errors in this file are not shown (herd reports the first ${LIMITS.errorsPerFile})`;
+  return [...errors.slice(0, LIMITS.errorsPerFile), { file, line: last.line, column: last.column, field: '', message }];
 }
 
 /** Line and column (1-based) of `offset` in `text`, without a LineCounter (before parsing). */
@@ -167,7 +168,8 @@ export class SourceDocument {
       value = doc.toJS({ maxAliasCount: LIMITS.yamlAliases });
     } catch (error) {
       // yaml refuses alias expansion beyond maxAliasCount (a "billion laughs" file).
-      return { errors: [{ file, line: 1, column: 1, field: '', message: `YAML aliases expand to too many nodes (${(error as Error).message.split('\n')[0]})` }] };
+      const reason = (error as Error).message.split('\n')[0];
+      return { errors: [{ file, line: 1, column: 1, field: '', message: `YAML aliases expand to too many nodes (${reason})` }] };
     }
     return { document: new SourceDocument(file, value, doc, lines), errors: [] };
   }

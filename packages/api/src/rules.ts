@@ -14,7 +14,10 @@ export type ProviderCapacity = (kind: string) => number | undefined;
 const RESERVED_POOL_NAMES = new Set(['control-plane']);
 
 export function clusterRules(spec: ClusterSpec, capacity?: ProviderCapacity): Issue[] {
-  return [...versionRules(spec), ...poolRules(spec), ...sizeRules(spec, capacity), ...networkRules(spec), ...upgradeRules(spec), ...timeoutRules(spec), ...providerRules(spec)];
+  return [
+    ...versionRules(spec), ...poolRules(spec), ...sizeRules(spec, capacity), ...networkRules(spec),
+    ...upgradeRules(spec), ...timeoutRules(spec), ...providerRules(spec),
+  ];
 }
 
 function versionRules(spec: ClusterSpec): Issue[] {
@@ -30,11 +33,16 @@ function sizeRules(spec: ClusterSpec, capacity?: ProviderCapacity): Issue[] {
   const limit = own !== undefined && own < LIMITS.machinesPerCluster ? own : LIMITS.machinesPerCluster;
   if (machines <= limit) return [];
   const whose = limit === own ? `the ${spec.provider.kind} provider holds at most ${limit} machines per cluster` : `a cluster has at most ${limit} machines`;
-  return [{ path: ['spec', 'pools'], message: `the cluster needs ${machines} machines (control plane ${spec.controlPlane.replicas} + pools ${machines - spec.controlPlane.replicas}), but ${whose}` }];
+  const needs = `the cluster needs ${machines} machines (control plane ${spec.controlPlane.replicas} + pools ${machines - spec.controlPlane.replicas})`;
+  return [{ path: ['spec', 'pools'], message: `${needs}, but ${whose}` }];
 }
 
 function timeoutRules(spec: ClusterSpec): Issue[] {
-  const fields = [['health', 'startupTimeout', spec.health.startupTimeout], ['health', 'unhealthyTimeout', spec.health.unhealthyTimeout], ['upgrade', 'drainTimeout', spec.upgrade.drainTimeout]] as const;
+  const fields = [
+    ['health', 'startupTimeout', spec.health.startupTimeout],
+    ['health', 'unhealthyTimeout', spec.health.unhealthyTimeout],
+    ['upgrade', 'drainTimeout', spec.upgrade.drainTimeout],
+  ] as const;
   return fields
     .filter(([, , value]) => durationMs(value) === 0)
     .map(([group, field, value]) => ({ path: ['spec', group, field], message: `${field} ${value} is zero; a timeout must be longer than 0s` }));

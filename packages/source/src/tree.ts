@@ -50,7 +50,8 @@ export async function collectSpecFiles(reader: TreeReader): Promise<{ files: Rep
   const entries = await reader.list(LIMITS.repositoryEntries);
   if (entries.length > LIMITS.repositoryEntries) {
     const top = entries[0]?.path.split('/')[0] ?? 'clusters';
-    return { files: [], refused: [entryError(top, `clusters/ and profiles/ hold more than ${LIMITS.repositoryEntries} files, folders and links; herd reads at most that many`)] };
+    const message = `clusters/ and profiles/ hold more than ${LIMITS.repositoryEntries} files, folders and links; herd reads at most that many`;
+    return { files: [], refused: [entryError(top, message)] };
   }
   const refused: SpecError[] = [];
   const wanted: TreeEntry[] = [];
