@@ -111,17 +111,18 @@ test('a message over the size limit ends the stream with RESOURCE_EXHAUSTED and 
   assert.match(String(t.logs.find('agent disconnected').at(-1)?.reason), /size limit/);
 });
 
-test('an enrollment request over the size limit is refused before any handler runs, and logged', async () => {
+test('an enrollment request over the small unauthenticated limit (16 KiB) is refused before any handler runs, and logged', async () => {
   const before = await t.store.loadTokens();
+  const ENROLL_MAX = 16 * 1024;
   const error = await new Promise<ServiceError>((resolve) => {
     const client = new (herdProto().herd.v1.Enrollment)(t.address, tlsOnly());
-    client.Enroll({ token: 'abcdef.0123456789abcdef', csrPem: 'x'.repeat(MAX + 1), protocolVersion: PROTOCOL_VERSION },
+    client.Enroll({ token: 'abcdef.0123456789abcdef', csrPem: 'x'.repeat(ENROLL_MAX + 1), protocolVersion: PROTOCOL_VERSION },
       { deadline: Date.now() + 5000 }, (e) => { client.close(); resolve(e!); });
   });
   assert.equal(error.code, Status.RESOURCE_EXHAUSTED);
   const logged = await eventually(() => t.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
     .find((l) => l.method === '/herd.v1.Enrollment/Enroll' && String(l.msg).startsWith('call ended before its first message')), 'the log line');
-  assert.equal(logged.maxMessageBytes, MAX);
+  assert.equal(logged.maxMessageBytes, ENROLL_MAX);
   assert.deepEqual(await t.store.loadTokens(), before);
 });
 

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { caHash, createCsr, isIssuedBy, toPem } from '@herd/pki';
-import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, type HostPort } from '@herd/proto';
+import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, REFUSAL_REASON_KEY, type HostPort } from '@herd/proto';
 import type { EnrollResponse__Output } from '@herd/proto';
 import { UserError } from '@herd/sys';
 import type { Credentials } from './state.js';
@@ -13,9 +13,13 @@ export class CAHashMismatch extends UserError {
   override readonly name = 'CAHashMismatch';
 }
 
-/** The coordinator refused the enrollment (token expired, used, unknown...). */
+/** The coordinator refused the enrollment (token expired, used, unknown, node already enrolled...). */
 export class EnrollmentRefused extends UserError {
   override readonly name = 'EnrollmentRefused';
+  /** The gRPC status code, and the coordinator's reason (such as `token-used`, `node-already-enrolled`). */
+  constructor(message: string, readonly code: number, readonly reason: string) {
+    super(message);
+  }
 }
 
 /** `HOST:PORT` of a coordinator (a port is required). */
@@ -76,7 +80,7 @@ export async function enroll(options: EnrollOptions): Promise<Credentials> {
       client.Enroll(
         { token: options.token, nodeName: options.node ?? '', hostname: hostname(), csrPem, protocolVersion: PROTOCOL_VERSION },
         { deadline: new Date(Date.now() + timeoutMs) },
-        (error: ServiceError | null, value?: EnrollResponse__Output) => (error ? reject(new EnrollmentRefused(`enrollment refused: ${error.details}`)) : resolve(value!)),
+        (error: ServiceError | null, value?: EnrollResponse__Output) => (error ? reject(new EnrollmentRefused(`enrollment refused: ${error.details}`, error.code, String(error.metadata?.get(REFUSAL_REASON_KEY)[0] ?? ''))) : resolve(value!)),
       );
     });
     return { node: response.nodeName, cluster: response.cluster, coordinator: options.coordinator, caPem, certPem: response.certificatePem, keyPem };

@@ -5,3 +5,5 @@ export * from './sessions.js';
 export * from './server.js';
 export * from './admin-client.js';
 export * from './operations.js';
+export * from './identities.js';
+export * from './listener.js';

@@ -1,19 +1,22 @@
 import { hostname, networkInterfaces } from 'node:os';
 import {
-  Server, ServerCredentials, ServerInterceptingCall, experimental, status as Status, type ServerInterceptor,
+  Metadata, Server, ServerCredentials, ServerInterceptingCall, status as Status, type ServerInterceptor,
   type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import {
   CertificateError, caHash, certHosts, checkCsr, createCA, identityFromSubject, isIssuedBy, isValidName,
   issueClientCert, issueServerCert, signClientCsr, type Identity,
 } from '@herd/pki';
-import { COORDINATOR_TLS_NAME, formatHostPort, herdProto } from '@herd/proto';
+import { COORDINATOR_TLS_NAME, herdProto, REFUSAL_REASON_KEY } from '@herd/proto';
 import type {
   AdminHandlers, AgentMessage__Output, CoordinatorMessage, CreateTokenRequest__Output, CreateTokenResponse,
   EnrollRequest__Output, EnrollResponse, GetStatusRequest__Output, GetStatusResponse,
 } from '@herd/proto';
 import { systemClock, type Clock, type Logger } from '@herd/sys';
-import { checkProtocolVersion, SessionRefused, SessionRegistry, type SessionHandle } from './sessions.js';
+import { X509Certificate } from 'node:crypto';
+import { certFingerprint, IdentityRegistry } from './identities.js';
+import { startFrontDoor, type ConnectionLimits, type ConnectionStats } from './listener.js';
+import { checkProtocolVersion, nodeKey, SessionRefused, SessionRegistry, type NodeRef, type SessionHandle } from './sessions.js';
 import type { CoordinatorPki, CoordinatorStore } from './store.js';
 import { TokenRefused, TokenRegistry } from './tokens.js';
 
@@ -28,8 +31,14 @@ export interface CoordinatorOptions {
   clock?: Clock;
   /** A node not heard from for this long is reported unreachable. Default 30 s (three heartbeats). */
   heartbeatTimeoutMs?: number;
-  /** Largest message accepted from a client. Default 4 MiB. */
+  /** Largest message accepted from a client with a certificate. Default 4 MiB. */
   maxMessageBytes?: number;
+  /** Largest message accepted from a client without one (Enroll: a CSR is under 1 KiB). Default 16 KiB. */
+  maxUnauthenticatedMessageBytes?: number;
+  /** A connection without a client certificate with no call in progress is closed after this long. Default 5 s. */
+  unauthenticatedIdleMs?: number;
+  /** Bounds on connections and handshakes (see ConnectionLimits for the defaults). */
+  connectionLimits?: ConnectionLimits;
   /** A stream that sends no Hello within this long is closed. Default 10 s. */
   helloTimeoutMs?: number;
 }
@@ -43,6 +52,9 @@ export interface Coordinator {
   /** Sessions, assignments and their events: the API the coordinator loop uses. */
   readonly nodes: SessionRegistry;
   readonly tokens: TokenRegistry;
+  readonly identities: IdentityRegistry;
+  /** What the listener holds and has turned away. */
+  connections(): ConnectionStats;
   /** Closes every stream and the listener. */
   close(): Promise<void>;
 }
@@ -80,19 +92,6 @@ export async function ensurePki(store: CoordinatorStore, hosts: readonly string[
   return pki;
 }
 
-/**
- * Serves fixed certificates to grpc-js's certificate-provider credentials. Listeners are
- * answered on a later tick: grpc-js registers its watcher only after adding the listeners.
- */
-function staticProvider(ca: Buffer, certificate: Buffer, privateKey: Buffer): experimental.CertificateProvider {
-  return {
-    addCaCertificateListener: (listener) => queueMicrotask(() => listener({ caCertificate: ca })),
-    removeCaCertificateListener: () => {},
-    addIdentityCertificateListener: (listener) => queueMicrotask(() => listener({ certificate, privateKey })),
-    removeIdentityCertificateListener: () => {},
-  };
-}
-
 /** A refusal the caller sees as a gRPC status and the coordinator logs. */
 class Refusal extends Error {
   constructor(readonly code: Status, message: string, readonly reason: string) {
@@ -109,7 +108,11 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const pin = caHash(pki.ca.certPem);
   const nodes = new SessionRegistry({ clock, logger, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 30_000 });
   const tokens = new TokenRegistry(store, clock);
-  const open = new Set<ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>>();
+  const identities = await IdentityRegistry.load(store, clock);
+  /** Every open stream, with the node and certificate it was opened with (refused when that identity is replaced). */
+  const open = new Map<ServerDuplexStream<AgentMessage__Output, CoordinatorMessage>, { key: string; fingerprint: string; replaced(): void }>();
+  // Enrollments run one at a time: "is this name taken?" and "record its identity" must not interleave.
+  let enrolling: Promise<unknown> = Promise.resolve();
 
   /**
    * The caller's identity from its client certificate, or a Refusal. grpc-js only reports
@@ -135,7 +138,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
         (error: unknown) => {
           const refusal = toRefusal(error);
           logger.warn({ method, peer: call.getPeer(), reason: refusal.reason, err: refusal.message }, 'request refused');
-          callback({ code: refusal.code, details: refusal.message });
+          const metadata = new Metadata();
+          metadata.set(REFUSAL_REASON_KEY, refusal.reason);
+          callback({ code: refusal.code, details: refusal.message, metadata });
         },
       );
     };
@@ -159,24 +164,58 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       const request = call.request;
       checkProtocolVersion(request.protocolVersion);
       await checkCsr(request.csrPem);
-      const token = await tokens.consume(request.token, (record) => {
-        const node = record.node ?? (request.nodeName || request.hostname.toLowerCase());
-        if (request.nodeName && request.nodeName !== node) {
-          throw new TokenRefused('wrong-node', `token ${record.id} is for node ${node}, not ${request.nodeName}`, record.id);
-        }
-        if (!isValidName(node)) throw new Refusal(Status.INVALID_ARGUMENT, `"${node}" is not a valid node name (lower-case DNS label); pass --node`, 'bad-node-name');
-        return node;
-      });
-      const certificatePem = await signClientCsr(pki.ca, request.csrPem, { role: 'node', node: token.usedBy!, cluster: token.cluster });
-      logger.info({ node: token.usedBy, cluster: token.cluster, tokenId: token.id }, 'agent enrolled');
-      return { certificatePem, caPem: pki.ca.certPem, cluster: token.cluster, nodeName: token.usedBy! };
+      const work = enrolling.then(() => enrollOne(request));
+      enrolling = work.catch(() => undefined);
+      return work;
     }),
   };
+
+  async function enrollOne(request: EnrollRequest__Output): Promise<EnrollResponse> {
+    const token = await tokens.consume(request.token, (record) => {
+      const node = record.node ?? (request.nodeName || request.hostname.toLowerCase());
+      if (request.nodeName && request.nodeName !== node) {
+        throw new TokenRefused('wrong-node', `token ${record.id} is for node ${node}, not ${request.nodeName}`, record.id);
+      }
+      if (!isValidName(node)) throw new Refusal(Status.INVALID_ARGUMENT, `"${node}" is not a valid node name (lower-case DNS label); pass --node`, 'bad-node-name');
+      // Taking over an enrolled name needs a token an operator made for exactly that node.
+      const enrolled = identities.get({ cluster: record.cluster, node });
+      if (enrolled && record.node !== node) {
+        throw new Refusal(Status.ALREADY_EXISTS, `node ${node} of cluster ${record.cluster} is already enrolled (since ${enrolled.since}); `
+          + `to re-enroll a lost machine, create a token for it: herd token create --cluster ${record.cluster} --node ${node}`, 'node-already-enrolled');
+      }
+      return node;
+    });
+    const ref = { cluster: token.cluster, node: token.usedBy! };
+    const certificatePem = await signClientCsr(pki.ca, request.csrPem, { role: 'node', ...ref });
+    const { record, replaced } = await identities.issued(ref, certificatePem);
+    if (replaced) {
+      logger.warn({ node: nodeKey(ref), tokenId: token.id, oldSerial: replaced.serial, serial: record.serial, identityGeneration: record.generation },
+        'node re-enrolled: its previous certificate is no longer accepted');
+      for (const stream of open.values()) if (stream.key === nodeKey(ref) && stream.fingerprint !== record.fingerprint) stream.replaced();
+    }
+    logger.info({ node: ref.node, cluster: ref.cluster, tokenId: token.id, serial: record.serial }, 'agent enrolled');
+    return { certificatePem, caPem: pki.ca.certPem, cluster: ref.cluster, nodeName: ref.node };
+  }
+
+  /** A node certificate must be the node's recorded identity; one with no record becomes it (see IdentityRegistry.adopt). */
+  async function checkIdentity(ref: NodeRef, der: Buffer): Promise<void> {
+    const check = identities.check(ref, der);
+    if (check === 'current') return;
+    if (check === 'unknown' && await identities.adopt(ref, der)) {
+      logger.info({ node: nodeKey(ref), serial: new X509Certificate(der).serialNumber }, 'identity recorded for a node enrolled before identities were kept');
+      return;
+    }
+    throw new Refusal(Status.UNAUTHENTICATED, `this certificate of node ${ref.node} was replaced by a re-enrollment and is no longer accepted`, 'identity-replaced');
+  }
 
   const admin: AdminHandlers = {
     GetStatus: unary<GetStatusRequest__Output, GetStatusResponse>('GetStatus', async (call) => {
       authenticate(call, 'admin');
-      return { commit: '', nodes: nodes.sessions(call.request.cluster || undefined), errors: [] };
+      const sessions = nodes.sessions(call.request.cluster || undefined).map((session) => {
+        const identity = identities.get({ cluster: session.cluster, node: session.nodeName });
+        return { ...session, identityGeneration: identity?.generation ?? 0, identityReplacedAt: identity?.replacedAt ?? '' };
+      });
+      return { commit: '', nodes: sessions, errors: [] };
     }),
     CreateToken: unary<CreateTokenRequest__Output, CreateTokenResponse>('CreateToken', async (call) => {
       authenticate(call, 'admin');
@@ -211,7 +250,6 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       call.emit('error', { code: refusal.code, details: refusal.message });
     };
     const helloTimer = setTimeout(() => refuse(new Refusal(Status.DEADLINE_EXCEEDED, `no hello within ${helloTimeoutMs} ms`, 'no-hello')), helloTimeoutMs);
-    open.add(call);
     let identity: Identity & { role: 'node' };
     try {
       identity = authenticate(call, 'node') as Identity & { role: 'node' };
@@ -219,19 +257,27 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       refuse(error);
       return;
     }
+    const der = call.getAuthContext()!.sslPeerCertificate!.raw;
+    const replaced = () => refuse(new Refusal(Status.UNAUTHENTICATED, `node ${identity.node} was re-enrolled: this certificate is no longer accepted`, 'identity-replaced'));
+    open.set(call, { key: nodeKey(identity), fingerprint: certFingerprint(der), replaced });
+    // Messages that arrive while the identity is checked wait for it, in order.
+    const checked = checkIdentity(identity, der);
+    checked.catch(refuse);
     call.on('data', (message: AgentMessage__Output) => {
-      if (done) return;
-      try {
-        if (handle) {
-          handle.receive(message);
-        } else {
-          if (message.body !== 'hello' || !message.hello) throw new SessionRefused('protocol-violation', 'the first message on a stream must be hello');
-          clearTimeout(helloTimer);
-          handle = nodes.open(identity, message.hello, { write: (m, written) => call.write(m, () => written()) });
+      void checked.then(() => {
+        if (done) return;
+        try {
+          if (handle) {
+            handle.receive(message);
+          } else {
+            if (message.body !== 'hello' || !message.hello) throw new SessionRefused('protocol-violation', 'the first message on a stream must be hello');
+            clearTimeout(helloTimer);
+            handle = nodes.open(identity, message.hello, { write: (m, written) => call.write(m, () => written()) });
+          }
+        } catch (error) {
+          refuse(error);
         }
-      } catch (error) {
-        refuse(error);
-      }
+      }, () => {});
     });
     call.on('end', () => {
       finish('agent closed the stream');
@@ -242,9 +288,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   }
 
   const proto = herdProto().herd.v1;
-  const server = new Server({
-    interceptors: [loggingEarlyEnds(logger, maxMessageBytes)],
-    'grpc.max_receive_message_length': maxMessageBytes,
+  const common = {
     // channelz keeps per-connection trace objects nobody reads here (measured: ~11 KB RSS per agent).
     'grpc.enable_channelz': 0,
     'grpc.max_send_message_length': 64 * 1024 * 1024,
@@ -252,21 +296,44 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     'grpc.keepalive_time_ms': 60_000,
     'grpc.keepalive_timeout_ms': 20_000,
     'grpc.keepalive_permit_without_calls': 1,
+  };
+  // Every service on both servers: the services check credentials per call themselves, so
+  // a call without a certificate to AgentSession or Admin is refused with its reason.
+  const serve = (server: Server) => {
+    server.addService(loggingDecodeErrors(proto.Enrollment.service, logger), enrollment as UntypedServiceImplementation);
+    server.addService(loggingDecodeErrors(proto.AgentSession.service, logger), { Connect: connect } as UntypedServiceImplementation);
+    server.addService(loggingDecodeErrors(proto.Admin.service, logger), admin as UntypedServiceImplementation);
+    return server.createConnectionInjector(ServerCredentials.createInsecure());
+  };
+  const server = new Server({ ...common, interceptors: [loggingEarlyEnds(logger, maxMessageBytes)], 'grpc.max_receive_message_length': maxMessageBytes });
+  // For callers without a certificate: small messages, few streams, closed when idle.
+  const unauthenticatedBytes = options.maxUnauthenticatedMessageBytes ?? 16 * 1024;
+  const guest = new Server({
+    ...common,
+    interceptors: [loggingEarlyEnds(logger, unauthenticatedBytes)],
+    'grpc.max_receive_message_length': unauthenticatedBytes,
+    'grpc.max_concurrent_streams': 4,
+    'grpc.max_connection_idle_ms': options.unauthenticatedIdleMs ?? 5_000,
   });
-  server.addService(loggingDecodeErrors(proto.Enrollment.service, logger), enrollment as UntypedServiceImplementation);
-  server.addService(loggingDecodeErrors(proto.AgentSession.service, logger), { Connect: connect } as UntypedServiceImplementation);
-  server.addService(loggingDecodeErrors(proto.Admin.service, logger), admin as UntypedServiceImplementation);
+  const injectors = { authenticated: serve(server), guest: serve(guest) };
 
-  // One port: the handshake asks for a client certificate but does not require one, so
-  // Enrollment works before an agent has one; AgentSession and Admin check it per call.
-  // The server also sends the CA, which is what an enrolling agent pins by hash.
-  const chain = Buffer.from(pki.server.certPem + pki.ca.certPem);
-  const provider = staticProvider(Buffer.from(pki.ca.certPem), chain, Buffer.from(pki.server.keyPem));
-  const credentials: ServerCredentials = experimental.createCertificateProviderServerCredentials(provider, provider, false);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatHostPort(options), credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
+  // One port, TLS ended by the front door: the handshake asks for a client certificate but
+  // does not require one, so Enrollment works before an agent has one. The server also
+  // sends the CA, which is what an enrolling agent pins by hash.
+  const door = startFrontDoor({
+    ...options.connectionLimits,
+    keyPem: pki.server.keyPem, chainPem: pki.server.certPem + pki.ca.certPem, caPem: pki.ca.certPem, logger,
+    authenticated: (socket) => injectors.authenticated.injectConnection(socket),
+    unauthenticated: (socket) => injectors.guest.injectConnection(socket),
   });
-  logger.info({ host: options.host, port, caHash: pin, maxMessageBytes }, 'coordinator listening');
+  const port = await new Promise<number>((resolve, reject) => {
+    door.server.once('error', reject);
+    door.server.listen({ host: options.host || '::', port: options.port }, () => {
+      door.server.off('error', reject);
+      resolve((door.server.address() as { port: number }).port);
+    });
+  });
+  logger.info({ host: options.host, port, caHash: pin, maxMessageBytes, maxUnauthenticatedMessageBytes: unauthenticatedBytes }, 'coordinator listening');
 
   return {
     port,
@@ -274,9 +341,13 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     caPem: pki.ca.certPem,
     nodes,
     tokens,
+    identities,
+    connections: () => door.stats(),
     async close() {
-      for (const call of open) call.emit('error', { code: Status.UNAVAILABLE, details: 'coordinator shutting down' });
+      for (const call of open.keys()) call.emit('error', { code: Status.UNAVAILABLE, details: 'coordinator shutting down' });
+      door.close();
       server.forceShutdown();
+      guest.forceShutdown();
     },
   };
 }

@@ -28,7 +28,7 @@ export interface SessionSink {
 /** Why a stream was refused (protocol version, identity mismatch, protocol violation). */
 export class SessionRefused extends Error {
   override readonly name = 'SessionRefused';
-  constructor(readonly reason: 'unsupported-protocol' | 'identity-mismatch' | 'protocol-violation', message: string) {
+  constructor(readonly reason: 'unsupported-protocol' | 'identity-mismatch' | 'protocol-violation' | 'generation-out-of-range', message: string) {
     super(message);
   }
 }
@@ -109,6 +109,17 @@ export function checkProtocolVersion(version: number): void {
   }
 }
 
+/**
+ * The largest generation taken from an agent that held its assignment from an earlier
+ * coordinator (one this process cannot check): beyond it a JavaScript number loses integers.
+ */
+export const MAX_GENERATION = Number.MAX_SAFE_INTEGER;
+
+/** An agent claimed a generation it was never assigned: refused, never stored. */
+function claimed(what: string, generation: number, assigned: number): SessionRefused {
+  return new SessionRefused('generation-out-of-range', `${what} ${generation} is above the generation ${assigned} this node was assigned`);
+}
+
 /** What a stream handler holds after a successful Hello. */
 export interface SessionHandle {
   receive(message: AgentMessage__Output): void;
@@ -163,6 +174,10 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
       throw new SessionRefused('identity-mismatch',
         `the certificate is for node ${identity.node} but the agent says it is "${hello.nodeName}"`);
     }
+    const earlier = hello.heldEpoch !== this.epoch;
+    const known = this.nodes.get(nodeKey(identity))?.generation ?? 0;
+    if (!earlier && hello.heldGeneration > known) throw claimed('held generation', hello.heldGeneration, known);
+    if (hello.heldGeneration > MAX_GENERATION) throw claimed('held generation', hello.heldGeneration, MAX_GENERATION);
     const record = this.record(identity);
     if (record.session) this.options.logger.info({ node: nodeKey(identity) }, 'agent reconnected; replacing its previous stream');
     const session = new Session(sink);
@@ -173,7 +188,6 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
     // Generations never go backwards for an agent: continue above what it holds. What it holds
     // from an earlier coordinator (another epoch) may carry the same number as our assignment
     // for another spec, so ours is renumbered above it and sent, never taken as already held.
-    const earlier = hello.heldEpoch !== this.epoch;
     if (hello.heldGeneration > record.generation || (earlier && record.desired && hello.heldGeneration >= record.desired.generation)) {
       record.generation = Math.max(record.generation, hello.heldGeneration);
       if (earlier) record.ackedGeneration = Math.max(record.ackedGeneration, hello.heldGeneration);
@@ -192,13 +206,16 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
         record.lastSeen = this.options.clock.now();
         switch (message.body) {
           case 'heartbeat':
+            if (message.heartbeat!.observedGeneration > record.generation) throw claimed('observed generation', message.heartbeat!.observedGeneration, record.generation);
             record.observedGeneration = Math.max(record.observedGeneration, message.heartbeat!.observedGeneration);
             break;
           case 'ack':
+            if (message.ack!.generation > record.generation) throw claimed('acknowledged generation', message.ack!.generation, record.generation);
             record.ackedGeneration = Math.max(record.ackedGeneration, message.ack!.generation);
             this.emit('ack', identity, message.ack!.generation);
             break;
           case 'status':
+            if (message.status!.observedGeneration > record.generation) throw claimed('observed generation', message.status!.observedGeneration, record.generation);
             record.status = message.status!;
             record.observedGeneration = Math.max(record.observedGeneration, message.status!.observedGeneration);
             this.emit('status', identity, message.status!);
@@ -315,6 +332,9 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
         agentVersion: r.agentVersion,
         status: r.status ?? null,
         addresses: r.facts?.addresses ?? [],
+        // Filled in by the server from its IdentityRegistry.
+        identityGeneration: 0,
+        identityReplacedAt: '',
       }));
   }
 }

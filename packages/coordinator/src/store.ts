@@ -25,6 +25,21 @@ export interface TokenRecord {
   usedAt?: string;
 }
 
+/** The one certificate a node is known by now (docs/protocol.md, "One identity per node"). */
+export interface IdentityRecord {
+  cluster: string;
+  node: string;
+  /** SHA-256 of the certificate's DER, hex: what a stream's certificate must match. */
+  fingerprint: string;
+  serial: string;
+  /** RFC 3339: when this certificate was issued (or first seen, for one issued before records were kept). */
+  since: string;
+  /** 1 for the first identity, +1 for every re-enrollment that replaced one. */
+  generation: number;
+  /** RFC 3339 of the last replacement; undefined if never replaced. */
+  replacedAt?: string;
+}
+
 /**
  * Where the coordinator keeps what must survive a restart. Behind an interface because a
  * later version keeps these secrets encrypted in the Git repository instead.
@@ -35,6 +50,9 @@ export interface CoordinatorStore {
   loadTokens(): Promise<TokenRecord[]>;
   /** Replaces every record at once (atomically): a crash leaves the old list or the new. */
   saveTokens(tokens: readonly TokenRecord[]): Promise<void>;
+  loadIdentities(): Promise<IdentityRecord[]>;
+  /** Replaces every record at once (atomically), like saveTokens. */
+  saveIdentities(identities: readonly IdentityRecord[]): Promise<void>;
 }
 
 /** File names in the state directory (documented in docs/protocol.md). */
@@ -43,6 +61,7 @@ export const STATE_FILES = {
   serverCert: 'server.crt', serverKey: 'server.key',
   adminCert: 'admin.crt', adminKey: 'admin.key',
   tokens: 'tokens.json',
+  identities: 'identities.json',
 } as const;
 
 const PUBLIC = 0o644;
@@ -82,6 +101,14 @@ export function directoryStore(dir: string, fs: FileSystem): CoordinatorStore {
     async saveTokens(tokens) {
       await fs.mkdirp(dir, 0o700);
       await fs.writeAtomic(path(STATE_FILES.tokens), JSON.stringify({ tokens }, null, 2) + '\n', { mode: SECRET });
+    },
+    async loadIdentities() {
+      const text = await fs.read(path(STATE_FILES.identities));
+      return text ? (JSON.parse(text) as { identities: IdentityRecord[] }).identities : [];
+    },
+    async saveIdentities(identities) {
+      await fs.mkdirp(dir, 0o700);
+      await fs.writeAtomic(path(STATE_FILES.identities), JSON.stringify({ identities }, null, 2) + '\n', { mode: SECRET });
     },
   };
 }

@@ -14,6 +14,13 @@ export const PROTOCOL_VERSION = 1;
 /** Must match the flags scripts/gen-proto.mjs passes to proto-loader-gen-types. */
 export const LOADER_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
 
+/**
+ * Trailing-metadata key on a refused unary call (Enroll, Admin): the coordinator's reason,
+ * such as `token-used` or `node-already-enrolled`, for callers that branch on it. Streams
+ * carry it in a Refusal message instead.
+ */
+export const REFUSAL_REASON_KEY = 'herd-refusal-reason';
+
 export * from './address.js';
 
 export type HerdProto = AgentProto & AdminProto;

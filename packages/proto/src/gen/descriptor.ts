@@ -89,6 +89,14 @@ export const descriptor = {
                   "rule": "repeated",
                   "type": "string",
                   "id": 11
+                },
+                "identityGeneration": {
+                  "type": "int64",
+                  "id": 12
+                },
+                "identityReplacedAt": {
+                  "type": "string",
+                  "id": 13
                 }
               }
             },

@@ -15,6 +15,8 @@ export interface NodeSession {
   'agentVersion'?: (string);
   'status'?: (_herd_v1_NodeStatus | null);
   'addresses'?: (string)[];
+  'identityGeneration'?: (number | string | Long);
+  'identityReplacedAt'?: (string);
 }
 
 export interface NodeSession__Output {
@@ -29,4 +31,6 @@ export interface NodeSession__Output {
   'agentVersion': (string);
   'status': (_herd_v1_NodeStatus__Output | null);
   'addresses': (string)[];
+  'identityGeneration': (number);
+  'identityReplacedAt': (string);
 }
