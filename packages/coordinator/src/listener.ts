@@ -17,6 +17,8 @@ export interface ConnectionLimits {
   maxUnauthenticated?: number;
   /** Open connections without a client certificate from one address. Default 16. */
   maxUnauthenticatedPerAddress?: number;
+  /** A connection without a client certificate that sent nothing for this long is closed. Default 10 s (an agent's Enroll deadline). */
+  unauthenticatedIdleMs?: number;
   /** A connection without a client certificate is closed this long after its handshake, busy or not. Default 60 s. */
   unauthenticatedLifetimeMs?: number;
 }
@@ -30,7 +32,7 @@ export interface ConnectionStats {
   refused: number;
   /** Handshakes that failed or timed out. */
   failedHandshakes: number;
-  /** Unauthenticated connections closed at the end of their lifetime. */
+  /** Unauthenticated connections closed when idle or at the end of their lifetime. */
   expired: number;
 }
 
@@ -82,69 +84,105 @@ class Counter {
 export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
   const handshakes = new Counter(options.maxHandshakes ?? 256, options.maxHandshakesPerAddress ?? 32);
   const unauthenticated = new Counter(options.maxUnauthenticated ?? 512, options.maxUnauthenticatedPerAddress ?? 16);
+  const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
+  const idleMs = options.unauthenticatedIdleMs ?? 10_000;
   const lifetimeMs = options.unauthenticatedLifetimeMs ?? 60_000;
   const counts = { authenticated: 0, refused: 0, failedHandshakes: 0, expired: 0 };
-  const sockets = new Set<Socket>();
-  const pending = new Map<string, () => void>();
+  /** Connections under a timer: in their handshake (by address:port), or without a certificate. */
+  const watched = new Map<string, Watched>();
+  const secured = new Set<TLSSocket>();
   let lastWarning = 0;
-  const warn = (bound: string, address: string) => {
+  const refuse = (bound: string, address: string, socket: Socket) => {
     counts.refused++;
+    socket.destroy();
     // One line per 10 s at most: a flood must not become a flood of log lines.
     if (Date.now() - lastWarning < 10_000) return;
     lastWarning = Date.now();
     options.logger.warn({ bound, address, refused: counts.refused }, 'connection refused: a connection bound was reached');
   };
   const keyOf = (s: Socket) => `${s.remoteAddress}:${s.remotePort}`;
+  /** Ends a connection's handshake phase (once): its handshake slot is free again. */
+  const handshakeOver = (key: string) => {
+    const entry = watched.get(key);
+    if (entry?.phase !== 'handshake') return undefined;
+    watched.delete(key);
+    handshakes.give(entry.address);
+    return entry;
+  };
 
   const server = createServer({
     key: options.keyPem, cert: options.chainPem, ca: options.caPem,
     requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2',
-    handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+    handshakeTimeout: handshakeMs,
   });
+  // The raw socket hands its handle to a TLSSocket at once (its own close event fires then):
+  // from here on connections are followed by address and port until their handshake ends.
   server.on('connection', (raw: Socket) => {
     const address = raw.remoteAddress ?? 'unknown';
-    if (!handshakes.take(address)) {
-      warn('handshakes', address);
-      raw.destroy();
-      return;
-    }
-    sockets.add(raw);
-    let released = false;
-    const release = () => { if (!released) { released = true; handshakes.give(address); pending.delete(key); } };
-    const key = keyOf(raw);
-    pending.set(key, release);
-    raw.once('close', () => { sockets.delete(raw); release(); });
+    if (!handshakes.take(address)) return refuse('handshakes', address, raw);
+    watched.set(keyOf(raw), { phase: 'handshake', since: Date.now(), address, bytesRead: 0 });
   });
+  // Node reports a failed or timed-out handshake here and leaves the socket open unless told.
   server.on('tlsClientError', (_error, socket) => {
-    counts.failedHandshakes++;
-    pending.get(keyOf(socket))?.();
+    if (handshakeOver(keyOf(socket))) counts.failedHandshakes++;
+    socket.destroy();
   });
   server.on('secureConnection', (socket: TLSSocket) => {
-    pending.get(keyOf(socket))?.();
+    const key = keyOf(socket);
+    const entry = handshakeOver(key);
     socket.on('error', () => {}); // the gRPC server sees the close; a reset is not ours to log
+    if (!entry) return void socket.destroy(); // its slot was already given up: treat as timed out
+    secured.add(socket);
+    socket.once('close', () => secured.delete(socket));
     if (socket.authorized) {
       counts.authenticated++;
       socket.once('close', () => counts.authenticated--);
       options.authenticated(socket);
       return;
     }
-    const address = socket.remoteAddress ?? 'unknown';
-    if (!unauthenticated.take(address)) {
-      warn('unauthenticated', address);
-      socket.destroy();
-      return;
-    }
-    const timer = setTimeout(() => { counts.expired++; socket.destroy(); }, lifetimeMs);
-    socket.once('close', () => { clearTimeout(timer); unauthenticated.give(address); });
+    if (!unauthenticated.take(entry.address)) return refuse('unauthenticated', entry.address, socket);
+    const guest: Watched = { phase: 'unauthenticated', since: Date.now(), lastActive: Date.now(), socket, address: entry.address, bytesRead: socket.bytesRead };
+    watched.set(key, guest);
+    socket.once('close', () => {
+      if (watched.get(key) === guest) watched.delete(key);
+      unauthenticated.give(entry.address);
+    });
     options.unauthenticated(socket);
   });
+
+  // One sweep for every timer: a flood must not cost a timer per socket.
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [key, entry] of watched) {
+      if (entry.phase === 'handshake') {
+        // Node's handshake timeout ends these (tlsClientError above); this only guards the count.
+        if (now - entry.since > handshakeMs + 5_000 && handshakeOver(key)) counts.failedHandshakes++;
+      } else {
+        // Idle means nothing read from the client: a server that answers cannot keep a connection alive.
+        if (entry.socket!.bytesRead !== entry.bytesRead) { entry.bytesRead = entry.socket!.bytesRead; entry.lastActive = now; }
+        if (now - entry.since > lifetimeMs || now - entry.lastActive! > idleMs) { counts.expired++; entry.socket!.destroy(); }
+      }
+    }
+  }, Math.min(500, handshakeMs, idleMs));
+  sweep.unref();
 
   return {
     server,
     stats: () => ({ handshaking: handshakes.total, unauthenticated: unauthenticated.total, ...counts }),
     close() {
+      clearInterval(sweep);
       server.close();
-      for (const socket of sockets) socket.destroy();
+      for (const socket of secured) socket.destroy();
     },
   };
+}
+
+interface Watched {
+  phase: 'handshake' | 'unauthenticated';
+  since: number;
+  /** Only once the handshake is done. */
+  socket?: TLSSocket;
+  address: string;
+  bytesRead: number;
+  lastActive?: number;
 }

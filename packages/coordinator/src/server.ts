@@ -35,8 +35,6 @@ export interface CoordinatorOptions {
   maxMessageBytes?: number;
   /** Largest message accepted from a client without one (Enroll: a CSR is under 1 KiB). Default 16 KiB. */
   maxUnauthenticatedMessageBytes?: number;
-  /** A connection without a client certificate with no call in progress is closed after this long. Default 5 s. */
-  unauthenticatedIdleMs?: number;
   /** Bounds on connections and handshakes (see ConnectionLimits for the defaults). */
   connectionLimits?: ConnectionLimits;
   /** A stream that sends no Hello within this long is closed. Default 10 s. */
@@ -306,14 +304,13 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     return server.createConnectionInjector(ServerCredentials.createInsecure());
   };
   const server = new Server({ ...common, interceptors: [loggingEarlyEnds(logger, maxMessageBytes)], 'grpc.max_receive_message_length': maxMessageBytes });
-  // For callers without a certificate: small messages, few streams, closed when idle.
+  // For callers without a certificate: small messages and few streams (the front door closes them when idle).
   const unauthenticatedBytes = options.maxUnauthenticatedMessageBytes ?? 16 * 1024;
   const guest = new Server({
     ...common,
     interceptors: [loggingEarlyEnds(logger, unauthenticatedBytes)],
     'grpc.max_receive_message_length': unauthenticatedBytes,
     'grpc.max_concurrent_streams': 4,
-    'grpc.max_connection_idle_ms': options.unauthenticatedIdleMs ?? 5_000,
   });
   const injectors = { authenticated: serve(server), guest: serve(guest) };
 
