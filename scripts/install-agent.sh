@@ -10,10 +10,12 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: install-agent.sh --coordinator HOST:PORT --ca-hash sha256:HEX --token TOKEN [--node NAME]
+usage: install-agent.sh --coordinator HOST:PORT --ca-hash sha256:HEX --token-file PATH [--node NAME]
        install-agent.sh                 (upgrade or repair, keeping the recorded settings)
-  --coordinator, --ca-hash and --token are needed the first time (the token is single-use:
-  the agent enrolls with it once); later runs keep /etc/herd/agent.env unless given again.
+  --coordinator, --ca-hash and --token-file are needed the first time. PATH holds the
+  single-use token; it is copied to /etc/herd/agent.token (0600), which the agent reads
+  once and deletes after enrolling. The token is never an argument: command lines are
+  readable by every local user. Later runs keep /etc/herd/agent.env unless given again.
   --no-start   install and enable, but leave starting to the next boot (image building)
 EOF
 }
@@ -21,17 +23,19 @@ EOF
 artifact="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 prefix=/opt/herd/agent
 env_file=/etc/herd/agent.env
+token_file=/etc/herd/agent.token
+enrolled=/var/lib/herd-agent/agent.json
 unit_file=/etc/systemd/system/herd-agent.service
 wrapper=/usr/local/bin/herd-agent
 
 die() { echo "install-agent: $*" >&2; exit 1; }
 
-coordinator='' ca_hash='' token='' node='' start=1
+coordinator='' ca_hash='' token='' token_from='' node='' start=1
 while (($#)); do
   case "$1" in
     --coordinator) coordinator=${2:?--coordinator needs HOST:PORT}; shift 2 ;;
     --ca-hash) ca_hash=${2:?--ca-hash needs sha256:HEX}; shift 2 ;;
-    --token) token=${2:?--token needs a value}; shift 2 ;;
+    --token-file) token_from=${2:?--token-file needs a path}; shift 2 ;;
     --node) node=${2:?--node needs a name}; shift 2 ;;
     --no-start) start=0; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -45,18 +49,23 @@ for f in node herd-agent.mjs VERSION; do
 done
 # Values end up as words on the agent's command line: check their shape here, before
 # anything changes, so a typo never reaches the unit.
-if [[ -n $coordinator$ca_hash$token ]]; then
-  [[ -n $coordinator && -n $ca_hash && -n $token ]] || die "--coordinator, --ca-hash and --token go together"
+if [[ -n $token_from ]]; then
+  [[ -f $token_from && -r $token_from ]] || die "--token-file $token_from: no such readable file"
+  token=$(head -c 257 "$token_from" | tr -d '\n')
+  [[ -n $token ]] || die "--token-file $token_from is empty"
+fi
+if [[ -n $coordinator$ca_hash$token_from ]]; then
+  [[ -n $coordinator && -n $ca_hash && -n $token_from ]] || die "--coordinator, --ca-hash and --token-file go together"
   host_port='^[][A-Za-z0-9.:_-]+:[0-9]+$' # brackets for IPv6: [::1]:7443
   [[ $coordinator =~ $host_port ]] || die "--coordinator must be HOST:PORT, got '$coordinator'"
   [[ $ca_hash =~ ^sha256:[0-9a-f]{64}$ ]] || die "--ca-hash must be sha256: and 64 hex digits"
-  [[ $token =~ ^[A-Za-z0-9._-]+$ ]] || die "--token has characters a token never has"
+  [[ ${#token} -le 256 && $token =~ ^[A-Za-z0-9._-]+$ ]] || die "--token-file holds characters a token never has"
   [[ -z $node || $node =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die "--node must be a lower-case DNS label, got '$node'"
 elif [[ -n $node ]]; then
-  die "--node goes with --coordinator, --ca-hash and --token"
+  die "--node goes with --coordinator, --ca-hash and --token-file"
 elif [[ ! -f $env_file ]]; then
   usage >&2
-  die "first install: --coordinator, --ca-hash and --token are needed"
+  die "first install: --coordinator, --ca-hash and --token-file are needed"
 fi
 
 changed=()
@@ -66,7 +75,8 @@ put() {
   local src=$1 dest=$2 mode=$3
   if [[ -f $dest ]] && cmp -s "$src" "$dest" && [[ $(stat -c %a "$dest") == "$mode" ]]; then return; fi
   mkdir -p "$(dirname "$dest")"
-  cp "$src" "$dest.herd-tmp"
+  # Created root-only, then given its mode: a secret is never readable on the way.
+  (umask 077 && cp "$src" "$dest.herd-tmp")
   chmod "$mode" "$dest.herd-tmp"
   mv -f "$dest.herd-tmp" "$dest"
   changed+=("$dest")
@@ -92,12 +102,16 @@ put_text "$wrapper" 755 <<EOF
 exec $prefix/node $prefix/herd-agent.mjs "\$@"
 EOF
 if [[ -n $coordinator ]]; then
-  # Root-only: it holds the bootstrap token until the agent has enrolled with it.
+  # The flags name the token's file, never the token: they become the agent's command line.
   put_text "$env_file" 600 <<EOF
 # Written by install-agent.sh; read by herd-agent.service. Once enrolled, the agent keeps
-# its credentials in /var/lib/herd-agent and no longer uses the token.
-HERD_AGENT_FLAGS="--coordinator=$coordinator --ca-hash=$ca_hash --token=$token${node:+ --node=$node}"
+# its credentials in /var/lib/herd-agent and has deleted $token_file.
+HERD_AGENT_FLAGS="--coordinator=$coordinator --ca-hash=$ca_hash --token-file=$token_file${node:+ --node=$node}"
 EOF
+  # An enrolled agent needs no token (and would only delete it again).
+  if [[ ! -f $enrolled ]]; then
+    put_text "$token_file" 600 <<<"$token"
+  fi
 fi
 put_text "$unit_file" 644 <<EOF
 [Unit]

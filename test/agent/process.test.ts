@@ -2,8 +2,8 @@
 // `herd-agent`, `herd status`, and real signals for shutdown.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -72,7 +72,7 @@ test('bad flags are usage errors (exit 2) with no stack trace', async () => {
   }
   const noCreds = await run(AGENT, ['--state', join(tmpdir(), 'herd-agent-none')]);
   assert.equal(noCreds.code, 2);
-  assert.match(noCreds.stderr, /needs --coordinator, --token and --ca-hash/);
+  assert.match(noCreds.stderr, /needs --coordinator, --token-file and --ca-hash/);
 });
 
 test('coordinator, token, agent and status as processes; SIGTERM stops each cleanly', async () => {
@@ -88,15 +88,23 @@ test('coordinator, token, agent and status as processes; SIGTERM stops each clea
   const token = await run(HERD, ['token', 'create', '--cluster', 'c1', '--node', 'box-1', '--coordinator', address, '--state', stateDir, '--output', 'json']);
   assert.equal(token.code, 0, token.stderr);
   const created = JSON.parse(token.stdout) as { token: string; caHash: string; command: string };
-  assert.equal(created.command, `herd-agent --coordinator ${address} --token ${created.token} --ca-hash ${created.caHash} --state /var/lib/herd-agent`);
+  assert.equal(created.command, `(umask 077 && mkdir -p /etc/herd && printf '%s\\n' ${created.token} > /etc/herd/agent.token) && `
+    + `herd-agent --coordinator ${address} --token-file /etc/herd/agent.token --ca-hash ${created.caHash} --state /var/lib/herd-agent`);
   const text = await run(HERD, ['token', 'create', '--cluster', 'c1', '--coordinator', address, '--state', stateDir]);
   assert.match(text.stdout, /^token: +[a-z0-9]{6}\.[a-z0-9]{16}\nexpires: .*\nca hash: +sha256:[0-9a-f]{64}\n/);
 
-  const agentArgs = created.command.split(' ').slice(1).map((a) => (a === '/var/lib/herd-agent' ? agentDir : a));
-  const agent = start(AGENT, [...agentArgs, '--heartbeat', '1s']);
+  // The printed command, with this test's directories for the machine's.
+  const tokenFile = join(agentDir, 'agent.token');
+  const printed = created.command.replaceAll('/etc/herd/agent.token', tokenFile).replaceAll('/etc/herd', agentDir).replaceAll('/var/lib/herd-agent', join(agentDir, 'state'));
+  const [setup, agentCommand] = printed.split(' && herd-agent ') as [string, string];
+  assert.equal(spawnSync('/bin/sh', ['-c', setup]).status, 0);
+  assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+  const agent = start(AGENT, [...agentCommand.split(' '), '--heartbeat', '1s']);
   await coordinator.waitForLog('agent connected');
   assert.doesNotMatch(agent.stderr() + coordinator.stderr(), new RegExp(created.token.split('.')[1]!), 'the token secret is never logged');
-  assert.equal(JSON.parse(await readFile(join(agentDir, 'agent.json'), 'utf8')).node, 'box-1');
+  assert.ok(!(await readFile(`/proc/${agent.child.pid}/cmdline`, 'utf8')).includes(created.token), 'the token is not on the command line');
+  await assert.rejects(stat(tokenFile), { code: 'ENOENT' }, 'the token file is deleted after enrollment');
+  assert.equal(JSON.parse(await readFile(join(agentDir, 'state', 'agent.json'), 'utf8')).node, 'box-1');
 
   const status = await run(HERD, ['status', '--coordinator', address, '--state', stateDir, '--output', 'json']);
   assert.equal(status.code, 0, status.stderr);
@@ -113,7 +121,7 @@ test('coordinator, token, agent and status as processes; SIGTERM stops each clea
   assert.equal(closed.reason, 'agent closed the stream');
 
   // A second run needs only the state directory: no new enrollment.
-  const again = start(AGENT, ['--state', agentDir, '--heartbeat', '1s']);
+  const again = start(AGENT, ['--state', join(agentDir, 'state'), '--heartbeat', '1s']);
   await coordinator.waitForLog('agent connected', 2);
   again.child.kill('SIGINT');
   assert.equal(await again.exit(), 0, again.stderr());

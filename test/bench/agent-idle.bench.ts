@@ -51,7 +51,7 @@ try {
     await mkdir(dropIn, { recursive: true });
     await writeFile(join(dropIn, 'bench.conf'), `[Service]\nEnvironment=NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}\n`);
   }
-  const flags = await installFlags(coordinator, ref);
+  const flags = await installFlags(coordinator, ref, m);
   let started = performance.now();
   await runInstall(m, flags);
   const installMs = performance.now() - started;

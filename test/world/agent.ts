@@ -1,7 +1,7 @@
 // The agent on test machines the way the install path puts it there: the artifact from
 // scripts/build-agent.mjs, a real coordinator on the world's bridge, install-agent.sh run
 // inside the machine.
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createExecutor, createLogger, nodeFileSystem, type ExecResult } from '@herd/sys';
@@ -41,8 +41,15 @@ export function runInstall(machine: Machine, args: readonly string[], options: {
   return machine.exec.run('bash', [`${ARTIFACT_IN_MACHINE}/install-agent.sh`, ...args], options);
 }
 
-/** Install flags for `machine` with a fresh single-use token for node `ref.node` of `ref.cluster`. */
-export async function installFlags(coordinator: Coordinator & { address: string }, ref: NodeRef): Promise<string[]> {
+/** Where installFlags puts the token inside a machine (as a provider does, root-only, before install-agent.sh runs). */
+export const TOKEN_SOURCE_IN_MACHINE = '/root/herd-install.token';
+
+/**
+ * Install flags for `machine` with a fresh single-use token for node `ref.node` of
+ * `ref.cluster`, written to a 0600 file in the machine: the token is never an argument.
+ */
+export async function installFlags(coordinator: Coordinator & { address: string }, ref: NodeRef, machine: Machine): Promise<string[]> {
   const { token } = await coordinator.tokens.create({ ...ref, ttlMs: 10 * 60_000 });
-  return ['--coordinator', coordinator.address, '--ca-hash', coordinator.caHash, '--token', token, '--node', ref.node];
+  await writeFile(join(machine.rootfs, TOKEN_SOURCE_IN_MACHINE), `${token}\n`, { mode: 0o600 });
+  return ['--coordinator', coordinator.address, '--ca-hash', coordinator.caHash, '--token-file', TOKEN_SOURCE_IN_MACHINE, '--node', ref.node];
 }

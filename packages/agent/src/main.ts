@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '@herd/converge';
 import { CA_HASH_PATTERN, isValidName } from '@herd/pki';
 import { parseHostPort } from '@herd/proto';
-import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type Logger } from '@herd/sys';
+import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type FileSystem, type Logger } from '@herd/sys';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { enroll } from './enroll.js';
 import { httpsEtcdGateway } from './etcd-gateway.js';
@@ -12,13 +12,15 @@ import { readFacts } from './facts.js';
 import { AgentState } from './state.js';
 import { AgentMetrics, serveMetrics } from './metrics.js';
 
-const USAGE = `usage: herd-agent --coordinator HOST:PORT --token TOKEN --ca-hash sha256:HEX --state DIR
+const USAGE = `usage: herd-agent --coordinator HOST:PORT --token-file PATH --ca-hash sha256:HEX --state DIR
                   [--node NAME] [--interval 30s] [--heartbeat 10s] [--metrics 127.0.0.1:9478|off] [--dry-run]
-  The first run enrolls with --token and --ca-hash; later runs only need --state.`;
+  The first run enrolls with the token in --token-file (then deletes the file) and --ca-hash;
+  later runs only need --state.`;
 
 const OPTIONS = {
   coordinator: { type: 'string' },
-  token: { type: 'string' },
+  // A file, not the token itself: a command line is readable by every local user (ps, /proc).
+  'token-file': { type: 'string' },
   'ca-hash': { type: 'string' },
   state: { type: 'string', default: '/var/lib/herd-agent' },
   node: { type: 'string' },
@@ -60,6 +62,15 @@ function stopOnSignals(logger: Logger): AbortSignal {
   return stop.signal;
 }
 
+/** The bootstrap token from its file: one line, the shape checked by the coordinator. */
+async function readTokenFile(fs: FileSystem, path: string): Promise<string> {
+  const text = await fs.read(path);
+  if (text === undefined) throw new UserError(`--token-file ${path}: no such file (the token is deleted after enrollment; make a new one with herd token create)`);
+  const token = text.trim();
+  if (!token || token.length > 256 || /\s/.test(token)) throw new UserError(`--token-file ${path}: want one line holding the token`);
+  return token;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const flags = parse(argv);
   if (flags.help) { process.stdout.write(`${USAGE}\n`); return 0; }
@@ -76,16 +87,23 @@ export async function main(argv: string[]): Promise<number> {
   const fs = nodeFileSystem();
   const state = new AgentState(fs, flags.state);
   const signal = stopOnSignals(logger);
+  const tokenFile = flags['token-file'];
   let creds = await state.credentials();
   if (creds) {
-    if (flags.token) logger.info({ node: creds.node, cluster: creds.cluster }, 'already enrolled; --token is not needed any more and was not used');
-  } else {
-    if (!flags.coordinator || !flags.token || !flags['ca-hash']) {
-      throw new UsageError(`${flags.state} holds no credentials yet: the first run needs --coordinator, --token and --ca-hash\n${USAGE}`);
+    // Left behind only if the agent stopped between saving its credentials and deleting it.
+    if (tokenFile && await fs.stat(tokenFile)) {
+      await fs.remove(tokenFile);
+      logger.info({ node: creds.node, cluster: creds.cluster, tokenFile }, 'already enrolled; the token file was not used and is deleted');
     }
-    creds = await enroll({ coordinator: flags.coordinator, token: flags.token, caHash: flags['ca-hash'], node: flags.node });
+  } else {
+    if (!flags.coordinator || !tokenFile || !flags['ca-hash']) {
+      throw new UsageError(`${flags.state} holds no credentials yet: the first run needs --coordinator, --token-file and --ca-hash\n${USAGE}`);
+    }
+    creds = await enroll({ coordinator: flags.coordinator, token: await readTokenFile(fs, tokenFile), caHash: flags['ca-hash'], node: flags.node });
     await state.saveCredentials(creds);
-    logger.info({ node: creds.node, cluster: creds.cluster }, 'enrolled');
+    // Single-use and spent: nothing on the machine needs it any more.
+    await fs.remove(tokenFile);
+    logger.info({ node: creds.node, cluster: creds.cluster, tokenFile }, 'enrolled; the token file is deleted');
   }
 
   const clock = systemClock;

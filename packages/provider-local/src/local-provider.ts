@@ -167,7 +167,10 @@ export class LocalProvider implements Provider {
     await fs.rm(join(machine.rootfs, staging), { recursive: true, force: true });
     await fs.cp(install.artifactDir, join(machine.rootfs, staging), { recursive: true });
     try {
-      await machine.exec.run('bash', [`${staging}/install-agent.sh`, '--coordinator', install.coordinator, '--ca-hash', install.caHash, '--token', install.token, '--node', name], { timeoutMs: 120_000 });
+      // The token goes in a root-only file, written from here: it is in no command line, inside or out.
+      await fs.writeFile(join(machine.rootfs, staging, 'token'), `${install.token}\n`, { mode: 0o600 });
+      await machine.exec.run('bash', [`${staging}/install-agent.sh`, '--coordinator', install.coordinator, '--ca-hash', install.caHash,
+        '--token-file', `${staging}/token`, '--node', name], { timeoutMs: 120_000 });
     } finally {
       await fs.rm(join(machine.rootfs, staging), { recursive: true, force: true });
     }

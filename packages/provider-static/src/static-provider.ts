@@ -139,11 +139,14 @@ export class StaticProvider implements Provider {
     try {
       const target = `${tmp}/${basename(install.artifactDir) || 'artifact'}`;
       await this.run(m, 'scp', [...this.sshOptions(m), '-P', String(m.port ?? 22), '-q', '-r', install.artifactDir, `${this.user}@${m.address}:${target}`], { timeoutMs: INSTALL_TIMEOUT_MS });
-      // The command line goes on standard input, so the token is in no argument list (ours
-      // or ssh's) and in no log or error message.
+      // The script goes on standard input and writes the token to a 0600 file with a shell
+      // builtin, so the token is in no argument list (ours, ssh's or the machine's) and in no
+      // log or error message; install-agent.sh reads it from there.
+      const tokenFile = `${tmp}/token`;
       const command = [...this.sudo(), 'bash', `${target}/install-agent.sh`,
-        '--coordinator', install.coordinator, '--ca-hash', install.caHash, '--token', install.token, '--node', name];
-      await this.ssh(m, ['bash', '-s'], { input: `set -e\n${command.map(shellQuote).join(' ')}\n`, timeoutMs: INSTALL_TIMEOUT_MS, raw: true });
+        '--coordinator', install.coordinator, '--ca-hash', install.caHash, '--token-file', tokenFile, '--node', name];
+      const script = `set -e\n(umask 077 && printf '%s\\n' ${shellQuote(install.token)} > ${shellQuote(tokenFile)})\n${command.map(shellQuote).join(' ')}\n`;
+      await this.ssh(m, ['bash', '-s'], { input: script, timeoutMs: INSTALL_TIMEOUT_MS, raw: true });
     } finally {
       await this.ssh(m, ['rm', '-rf', tmp], { timeoutMs: READ_TIMEOUT_MS, raw: true })
         .catch((e: unknown) => this.options.logger.warn({ machine: name, err: e }, `could not remove ${tmp}`));

@@ -5,6 +5,9 @@ import { parseDuration, UsageError } from '@herd/sys';
 import { defineCommand, outputFormat, outputOption } from '../command.js';
 import { adminOptions, hostPortFlag, stateFlag } from './coordinator-flags.js';
 
+/** Where the printed command puts the token on the machine (install-agent.sh uses the same path). */
+const TOKEN_FILE = '/etc/herd/agent.token';
+
 export const tokenCommand = defineCommand({
   name: 'token',
   summary: 'Create a single-use bootstrap token for enrolling an agent',
@@ -29,7 +32,10 @@ export const tokenCommand = defineCommand({
     const admin = await connectAdmin({ address, store: stateFlag(values.state, this.usage) });
     try {
       const created = await admin.createToken({ cluster, nodeName: node ?? '', ttlSeconds: Math.ceil(ttlMs / 1000) });
-      const command = `herd-agent --coordinator ${address} --token ${created.token} --ca-hash ${created.caHash} --state /var/lib/herd-agent`;
+      // The token goes into a root-only file (printf is a shell builtin: no process shows it),
+      // never onto the agent's command line; the agent deletes the file once enrolled.
+      const command = `(umask 077 && mkdir -p /etc/herd && printf '%s\\n' ${created.token} > ${TOKEN_FILE}) && `
+        + `herd-agent --coordinator ${address} --token-file ${TOKEN_FILE} --ca-hash ${created.caHash} --state /var/lib/herd-agent`;
       if (format === 'json') {
         stdout.write(JSON.stringify({ token: created.token, expires: created.expires, caHash: created.caHash, cluster, node: node ?? null, command }, null, 2) + '\n');
       } else {
