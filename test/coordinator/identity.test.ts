@@ -4,12 +4,16 @@
 // And an agent cannot claim a generation it was never assigned.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { connectAdmin } from '@herd/coordinator';
 import { enroll, EnrollmentRefused, type Credentials } from '@herd/agent';
 import { herdProto, PROTOCOL_VERSION, type AgentMessage, type CoordinatorMessage__Output } from '@herd/proto';
 import { createToken, eventually, startTestCoordinator, type TestCoordinator } from './harness.js';
 
+const HERD = join(import.meta.dirname, '../../packages/cli/dist/main.js');
 let t: TestCoordinator;
 before(async () => { t = await startTestCoordinator(); });
 after(() => t.close());
@@ -99,6 +103,10 @@ test('a token made for the node re-enrolls it: the old certificate is cut off, a
   after.write(hello('lost'));
   await eventually(async () => (await status('lost'))?.connected, 'the new identity connected after a restart');
   assert.equal((await status('lost'))?.identityGeneration, 2);
+  // `herd status` says so too.
+  // (Asynchronously: the coordinator answering it runs in this process.)
+  const cli = await promisify(execFile)(process.execPath, [HERD, 'status', '--coordinator', t.address, '--state', t.stateDir], { encoding: 'utf8' });
+  assert.match(cli.stdout, new RegExp(`\\nc1/lost: identity replaced at ${shown.identityReplacedAt.replaceAll('.', '\\.')} \\(identity 2\\)`));
   after.close();
 });
 

@@ -32,7 +32,14 @@ function table(nodes: NodeSession__Output[], now: number): string {
       n.cluster, n.nodeName, state(n), `${n.observedGeneration}/${n.desiredGeneration}`, since(n.lastHeartbeat, now),
       n.agentVersion || '-', n.status?.commit?.slice(0, 12) || '-', n.status?.lastError?.split('\n')[0] || '',
     ]),
-  ]);
+  ]) + replacements(nodes);
+}
+
+/** One line per node whose identity a re-enrollment replaced: its old certificate is refused since then. */
+function replacements(nodes: NodeSession__Output[]): string {
+  return nodes.filter((n) => n.identityReplacedAt)
+    .map((n) => `${n.cluster}/${n.nodeName}: identity replaced at ${n.identityReplacedAt} (identity ${n.identityGeneration}); its earlier certificates are refused\n`)
+    .join('');
 }
 
 /**
