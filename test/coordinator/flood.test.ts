@@ -9,7 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
 import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -35,6 +35,13 @@ after(async () => {
 async function rssMiB(pid: number): Promise<number> {
   const kb = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
   return Number(kb) / 1024;
+}
+
+/** Sockets the process holds open (TCP connections it accepted and has not closed, its listener, its clients). */
+async function socketCount(pid: number): Promise<number> {
+  const fds = await readdir(`/proc/${pid}/fd`);
+  const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return links.filter((l) => l.startsWith('socket:')).length;
 }
 
 /**
@@ -93,8 +100,13 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
   const warm = await token('warm');
   await enroll({ coordinator: address, token: warm.token, caHash: warm.caHash });
   const baseline = await rssMiB(child.pid!);
+  const baseSockets = await socketCount(child.pid!);
   let peak = baseline;
-  const sampler = setInterval(() => { void rssMiB(child!.pid!).then((r) => { peak = Math.max(peak, r); }, () => {}); }, 50);
+  let peakSockets = baseSockets;
+  const sampler = setInterval(() => {
+    void rssMiB(child!.pid!).then((r) => { peak = Math.max(peak, r); }, () => {});
+    void socketCount(child!.pid!).then((n) => { peakSockets = Math.max(peakSockets, n); }, () => {});
+  }, 50);
 
   try {
     // 2,000 TCP connections that never start TLS, 500 from each of 4 addresses, 200 every 20 ms.
@@ -112,14 +124,9 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
       socket.once('secureConnect', () => resolve(true));
       socket.once('close', () => resolve(false));
     })));
-    await new Promise((r) => setTimeout(r, 1000));
     const open = (list: Tracked[]) => list.filter((s) => s.opened !== undefined && s.closed === undefined).length;
     const pending = (list: Tracked[]) => list.filter((s) => s.closed === undefined).length;
-    // Over the bounds (32 handshakes, 16 unauthenticated connections per address) they were refused at once.
-    assert.ok(open(raw) <= 4 * 32, `raw connections still open after 1 s: ${open(raw)}`);
-    assert.ok(open(raw) > 0, 'some raw connections are held until the handshake timeout');
-    assert.ok(open(idle) <= 4 * 16, `idle TLS connections still open after 1 s: ${open(idle)}`);
-    assert.ok(secured.filter(Boolean).length >= open(idle));
+    assert.ok(secured.filter(Boolean).length > 0, 'some TLS connections got through their handshake');
 
     // While those are held, and while 200 Enroll requests of 4 MiB run 50 at a time, a real agent enrolls.
     const during = await token('during-flood');
@@ -127,23 +134,34 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
     const flood = Promise.all(Array.from({ length: 50 }, async (_, worker) => {
       for (let n = 0; n < 4; n++) results.push(await oversizedEnroll(port, `127.0.0.${10 + (worker % 4)}`, 4 * 1024 * 1024));
     }));
+    const heldAtEnroll = open(raw) + open(idle);
     const enrolled = await enroll({ coordinator: address, token: during.token, caHash: during.caHash });
     assert.equal(enrolled.node, 'during-flood');
     await flood;
+    assert.ok(heldAtEnroll > 0, 'flood connections were held when the agent began to enroll');
     console.log(`flood: coordinator RSS ${baseline.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB by the end of the oversized requests`);
     const counts = Object.fromEntries([...new Set(results)].map((r) => [r, results.filter((x) => x === r).length]));
     assert.equal(results.length, 200);
     assert.equal(counts[String(Status.RESOURCE_EXHAUSTED)], 200, `grpc-status of the oversized requests: ${JSON.stringify(counts)}`);
 
     // Everything held is closed by the coordinator: handshakes after 10 s, TLS connections after 10 s without a byte from the client.
-    await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', 30_000)
+    await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', 40_000)
       .catch((e: Error) => { throw new Error(`${e.message}: raw ${open(raw)} open, ${pending(raw)} not closed; idle TLS ${open(idle)} open, ${pending(idle)} not closed`); });
     const lasted = (list: Tracked[]) => Math.max(...list.map((s) => s.closed! - (s.opened ?? s.closed!)));
-    assert.ok(lasted(raw) < 15_000, `a raw connection lasted ${lasted(raw)} ms`);
-    assert.ok(lasted(idle) < 15_000, `an idle TLS connection lasted ${lasted(idle)} ms`);
-    console.log(`flood: raw held ${raw.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/2000`
+    // 10 s of timeout, and the time a loaded machine takes to get to them.
+    assert.ok(lasted(raw) < 20_000, `a raw connection lasted ${lasted(raw)} ms`);
+    assert.ok(lasted(idle) < 20_000, `an idle TLS connection lasted ${lasted(idle)} ms`);
+    console.log(`flood: raw open over 1 s as the client saw it ${raw.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/2000`
       + ` (longest ${lasted(raw)} ms); idle TLS held ${idle.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/400 (longest ${lasted(idle)} ms)`);
     assert.ok(peak - baseline < 120, `coordinator RSS rose from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`);
+    // What the coordinator itself held (the client side also counts connections still in the
+    // kernel's accept queue): never more than the bounds for these addresses, 32 handshakes on
+    // each of 4, 16 connections without a certificate on each of 4 and the 50 oversized
+    // requests in flight (16 slack for the agent and admin connections), and it did hold some.
+    console.log(`flood: coordinator sockets ${baseSockets} before, peak ${peakSockets}`);
+    assert.ok(peakSockets - baseSockets <= 4 * 32 + 4 * 16 + 50 + 16, `the coordinator held ${peakSockets - baseSockets} sockets more than before`);
+    assert.ok(peakSockets - baseSockets >= 100, `the coordinator held only ${peakSockets - baseSockets} flood connections: the flood did not arrive`);
+    await eventually(async () => (await socketCount(child!.pid!)) <= baseSockets + 2, 'the coordinator to close every flood connection', 10_000);
 
     // And afterwards the coordinator serves as before.
     const later = await token('after-flood');
