@@ -95,7 +95,8 @@ test('coordinator, token, agent and status as processes; SIGTERM stops each clea
 
   // The printed command, with this test's directories for the machine's.
   const tokenFile = join(agentDir, 'agent.token');
-  const printed = created.command.replaceAll('/etc/herd/agent.token', tokenFile).replaceAll('/etc/herd', agentDir).replaceAll('/var/lib/herd-agent', join(agentDir, 'state'));
+  const printed = created.command.replaceAll('/etc/herd/agent.token', tokenFile).replaceAll('/etc/herd', agentDir)
+    .replaceAll('/var/lib/herd-agent', join(agentDir, 'state'));
   const [setup, agentCommand] = printed.split(' && herd-agent ') as [string, string];
   assert.equal(spawnSync('/bin/sh', ['-c', setup]).status, 0);
   assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);

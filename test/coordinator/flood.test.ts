@@ -118,7 +118,8 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
     // 400 TLS connections without a certificate that then send nothing, from 4 other addresses.
     const idle: Tracked[] = [];
     const secured = await Promise.all(Array.from({ length: 400 }, (_, i) => new Promise<boolean>((resolve) => {
-      const socket = tlsConnect({ socket: netConnect({ host: '127.0.0.1', port, localAddress: `127.0.0.${6 + (i % 4)}` }), rejectUnauthorized: false, ALPNProtocols: ['h2'] });
+      const tcp = netConnect({ host: '127.0.0.1', port, localAddress: `127.0.0.${6 + (i % 4)}` });
+      const socket = tlsConnect({ socket: tcp, rejectUnauthorized: false, ALPNProtocols: ['h2'] });
       idle.push(track(socket));
       socket.resume(); // reads what the coordinator sends (so its close is seen), sends nothing
       socket.once('secureConnect', () => resolve(true));
@@ -146,13 +147,16 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
 
     // Everything held is closed by the coordinator: handshakes after 10 s, TLS connections after 10 s without a byte from the client.
     await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', 40_000)
-      .catch((e: Error) => { throw new Error(`${e.message}: raw ${open(raw)} open, ${pending(raw)} not closed; idle TLS ${open(idle)} open, ${pending(idle)} not closed`); });
+      .catch((e: Error) => {
+        throw new Error(`${e.message}: raw ${open(raw)} open, ${pending(raw)} not closed; idle TLS ${open(idle)} open, ${pending(idle)} not closed`);
+      });
     const lasted = (list: Tracked[]) => Math.max(...list.map((s) => s.closed! - (s.opened ?? s.closed!)));
     // 10 s of timeout, and the time a loaded machine takes to get to them.
     assert.ok(lasted(raw) < 20_000, `a raw connection lasted ${lasted(raw)} ms`);
     assert.ok(lasted(idle) < 20_000, `an idle TLS connection lasted ${lasted(idle)} ms`);
     console.log(`flood: raw open over 1 s as the client saw it ${raw.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/2000`
-      + ` (longest ${lasted(raw)} ms); idle TLS held ${idle.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/400 (longest ${lasted(idle)} ms)`);
+      + ` (longest ${lasted(raw)} ms); idle TLS ${idle.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/400`
+      + ` (longest ${lasted(idle)} ms)`);
     assert.ok(peak - baseline < 120, `coordinator RSS rose from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`);
     // What the coordinator itself held (the client side also counts connections still in the
     // kernel's accept queue): never more than the bounds for these addresses, 32 handshakes on

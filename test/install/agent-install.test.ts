@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { createExecutor } from '@herd/sys';
 import { TestWorld, eventually, type Machine } from '../world/index.js';
 import { testSshKey } from '../world/ssh.js';
-import { ARTIFACT_IN_MACHINE, buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator, TOKEN_SOURCE_IN_MACHINE } from '../world/agent.js';
+import {
+  ARTIFACT_IN_MACHINE, buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator, TOKEN_SOURCE_IN_MACHINE,
+} from '../world/agent.js';
 
 /** Every command line on the host, as any local user can read them. */
 async function hostCommandLines(): Promise<string> {
@@ -50,7 +52,8 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   await rm(join(m.rootfs, TOKEN_SOURCE_IN_MACHINE)); // the caller's copy, as a provider removes its staging directory
   // Once enrolled the token is nowhere: its file is deleted, and it was in no unit, file or command line.
   await eventually(async () => !existsSync(join(m.rootfs, 'etc/herd/agent.token')), 'the agent to delete its token file');
-  const found = await m.exec.run('grep', ['-rlF', token, '/etc', '/opt/herd', '/root', '/var/lib/herd-agent', '/run/systemd', '/usr/local/bin'], { allowFailure: true });
+  const searched = ['/etc', '/opt/herd', '/root', '/var/lib/herd-agent', '/run/systemd', '/usr/local/bin'];
+  const found = await m.exec.run('grep', ['-rlF', token, ...searched], { allowFailure: true });
   assert.equal(found.stdout, '', `files holding the token: ${found.stdout}`);
   const inMachine = await m.exec.run('sh', ['-c', 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < $f; echo; done'], { allowFailure: true });
   assert.match(inMachine.stdout, /herd-agent\.mjs --state=\/var\/lib\/herd-agent --coordinator=/, 'the agent\'s command line was read');
@@ -119,7 +122,8 @@ test('install-agent.sh works the same over SSH (as the static provider runs it)'
   const ref = { cluster: 'ssh-test', node: m.name };
 
   await host.run('scp', [...options, '-q', '-r', artifact, `root@${m.address}:${ARTIFACT_IN_MACHINE}`], { timeoutMs: 120_000 });
-  const install = await host.run('ssh', [...options, `root@${m.address}`, 'bash', `${ARTIFACT_IN_MACHINE}/install-agent.sh`, ...(await installFlags(coordinator, ref, m))]);
+  const flags = await installFlags(coordinator, ref, m);
+  const install = await host.run('ssh', [...options, `root@${m.address}`, 'bash', `${ARTIFACT_IN_MACHINE}/install-agent.sh`, ...flags]);
   assert.match(install.stdout, /installed/);
   await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent installed over SSH to connect');
 });

@@ -80,7 +80,9 @@ export async function enroll(options: EnrollOptions): Promise<Credentials> {
       client.Enroll(
         { token: options.token, nodeName: options.node ?? '', hostname: hostname(), csrPem, protocolVersion: PROTOCOL_VERSION },
         { deadline: new Date(Date.now() + timeoutMs) },
-        (error: ServiceError | null, value?: EnrollResponse__Output) => (error ? reject(new EnrollmentRefused(`enrollment refused: ${error.details}`, error.code, String(error.metadata?.get(REFUSAL_REASON_KEY)[0] ?? ''))) : resolve(value!)),
+        (error: ServiceError | null, value?: EnrollResponse__Output) => (error
+          ? reject(new EnrollmentRefused(`enrollment refused: ${error.details}`, error.code, String(error.metadata?.get(REFUSAL_REASON_KEY)[0] ?? '')))
+          : resolve(value!)),
       );
     });
     return { node: response.nodeName, cluster: response.cluster, coordinator: options.coordinator, caPem, certPem: response.certificatePem, keyPem };

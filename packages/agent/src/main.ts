@@ -65,7 +65,9 @@ function stopOnSignals(logger: Logger): AbortSignal {
 /** The bootstrap token from its file: one line, the shape checked by the coordinator. */
 async function readTokenFile(fs: FileSystem, path: string): Promise<string> {
   const text = await fs.read(path);
-  if (text === undefined) throw new UserError(`--token-file ${path}: no such file (the token is deleted after enrollment; make a new one with herd token create)`);
+  if (text === undefined) {
+    throw new UserError(`--token-file ${path}: no such file (the token is deleted after enrollment; make a new one with herd token create)`);
+  }
   const token = text.trim();
   if (!token || token.length > 256 || /\s/.test(token)) throw new UserError(`--token-file ${path}: want one line holding the token`);
   return token;

@@ -174,7 +174,9 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       if (request.nodeName && request.nodeName !== node) {
         throw new TokenRefused('wrong-node', `token ${record.id} is for node ${node}, not ${request.nodeName}`, record.id);
       }
-      if (!isValidName(node)) throw new Refusal(Status.INVALID_ARGUMENT, `"${node}" is not a valid node name (lower-case DNS label); pass --node`, 'bad-node-name');
+      if (!isValidName(node)) {
+        throw new Refusal(Status.INVALID_ARGUMENT, `"${node}" is not a valid node name (lower-case DNS label); pass --node`, 'bad-node-name');
+      }
       // Taking over an enrolled name needs a token an operator made for exactly that node.
       const enrolled = identities.get({ cluster: record.cluster, node });
       if (enrolled && record.node !== node) {
@@ -203,7 +205,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       logger.info({ node: nodeKey(ref), serial: new X509Certificate(der).serialNumber }, 'identity recorded for a node enrolled before identities were kept');
       return;
     }
-    throw new Refusal(Status.UNAUTHENTICATED, `this certificate of node ${ref.node} was replaced by a re-enrollment and is no longer accepted`, 'identity-replaced');
+    throw new Refusal(Status.UNAUTHENTICATED, `this certificate of node ${ref.node} was replaced by a re-enrollment and is no longer accepted`,
+      'identity-replaced');
   }
 
   const admin: AdminHandlers = {
@@ -256,7 +259,8 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
       return;
     }
     const der = call.getAuthContext()!.sslPeerCertificate!.raw;
-    const replaced = () => refuse(new Refusal(Status.UNAUTHENTICATED, `node ${identity.node} was re-enrolled: this certificate is no longer accepted`, 'identity-replaced'));
+    const replaced = () => refuse(new Refusal(Status.UNAUTHENTICATED, `node ${identity.node} was re-enrolled: this certificate is no longer accepted`,
+      'identity-replaced'));
     open.set(call, { key: nodeKey(identity), fingerprint: certFingerprint(der), replaced });
     // Messages that arrive while the identity is checked wait for it, in order.
     const checked = checkIdentity(identity, der);

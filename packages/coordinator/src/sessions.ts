@@ -206,7 +206,9 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
         record.lastSeen = this.options.clock.now();
         switch (message.body) {
           case 'heartbeat':
-            if (message.heartbeat!.observedGeneration > record.generation) throw claimed('observed generation', message.heartbeat!.observedGeneration, record.generation);
+            if (message.heartbeat!.observedGeneration > record.generation) {
+              throw claimed('observed generation', message.heartbeat!.observedGeneration, record.generation);
+            }
             record.observedGeneration = Math.max(record.observedGeneration, message.heartbeat!.observedGeneration);
             break;
           case 'ack':
@@ -215,7 +217,9 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
             this.emit('ack', identity, message.ack!.generation);
             break;
           case 'status':
-            if (message.status!.observedGeneration > record.generation) throw claimed('observed generation', message.status!.observedGeneration, record.generation);
+            if (message.status!.observedGeneration > record.generation) {
+              throw claimed('observed generation', message.status!.observedGeneration, record.generation);
+            }
             record.status = message.status!;
             record.observedGeneration = Math.max(record.observedGeneration, message.status!.observedGeneration);
             this.emit('status', identity, message.status!);

@@ -38,7 +38,8 @@ function table(nodes: NodeSession__Output[], now: number): string {
 /** One line per node whose identity a re-enrollment replaced: its old certificate is refused since then. */
 function replacements(nodes: NodeSession__Output[]): string {
   return nodes.filter((n) => n.identityReplacedAt)
-    .map((n) => `${n.cluster}/${n.nodeName}: identity replaced at ${n.identityReplacedAt} (identity ${n.identityGeneration}); its earlier certificates are refused\n`)
+    .map((n) => `${n.cluster}/${n.nodeName}: identity replaced at ${n.identityReplacedAt} (identity ${n.identityGeneration}); `
+      + 'its earlier certificates are refused\n')
     .join('');
 }
 
