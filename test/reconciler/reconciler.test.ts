@@ -173,7 +173,7 @@ test('a coordinator that starts on a broken commit keeps the last good one it re
   const machines = [...cloud.machines.keys()].sort();
   commit(repo, { 'clusters/shop.yaml': 'not: [valid' });
   const source = new GitSource({ url: repo, cacheDir: join(tempDir(t), 'cache') });
-  const fresh = makeReconciler({ read: () => source.read(), lastGood: { commit: good, read: (c) => source.read(c) } });
+  const fresh = makeReconciler({ read: () => source.read(), lastGood: () => source.read(good) });
   const status = await fresh.round();
   assert.equal(status.commit, good);
   assert.ok(status.rejected);

@@ -8,13 +8,13 @@ import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ProviderSpec } from '@herd/api';
+import type { ProviderSpec, RepositoryFile } from '@herd/api';
 import { directoryStore, SecretStore, startCoordinator, type Coordinator } from '@herd/coordinator';
 import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import '@herd/provider-static';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
-import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
+import { fileInDirectory, GitSource, isRemoteUrl, readSpecFiles, snapshotOf, type Snapshot } from '@herd/source';
 import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
@@ -36,9 +36,22 @@ export function defaultStateDir(repo: string): string {
 /** How a repository argument is read: a URL (or a path with --ref) through Git at a pinned commit, a directory as it is. */
 export interface RepositoryReader {
   read(inForce?: Snapshot): Promise<Snapshot>;
-  /** A given commit (Git sources only). */
-  readCommit?(commit: string): Promise<Snapshot>;
   readFile(path: string, commit: string | undefined): Promise<string>;
+  /**
+   * The last good state the state directory records: the commit in force of the last status
+   * (Git), or the spec files of the last working tree that validated. Undefined when none is
+   * recorded or it no longer validates.
+   */
+  lastGood(stateDir: string): Promise<Snapshot | undefined>;
+  /** Records a snapshot that validated as the last good state (a working tree's files; a commit is in the status already). */
+  recordGood(stateDir: string, snapshot: Snapshot): Promise<void>;
+}
+
+/** What the state directory keeps of a working tree that validated: its spec files, so a restart on a broken tree keeps it in force. */
+interface RecordedTree {
+  source: string;
+  time: string;
+  files: RepositoryFile[];
 }
 
 export function repositoryReader(repo: string, ref: string | undefined, logger: Logger): RepositoryReader {
@@ -46,18 +59,51 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
     const source = new GitSource({ url: repo, logger });
     return {
       read: (inForce) => source.read(ref, inForce ? { previous: inForce } : {}),
-      readCommit: (commit) => source.read(commit),
       readFile: (path, commit) => {
         if (!commit) throw new UserError(`cannot read ${path}: no commit in force`);
         return source.readFile(path, commit);
       },
+      async lastGood(stateDir) {
+        const commit = (await readStatusFile(stateDir))?.commit;
+        const snapshot = commit ? await source.read(commit) : undefined;
+        return snapshot && !snapshot.errors.length ? snapshot : undefined;
+      },
+      recordGood: async () => {},
     };
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`${repo}: no such directory`);
+  // The files of each snapshot read, to record the one that validated.
+  const filesOf = new WeakMap<Snapshot, RepositoryFile[]>();
+  let recorded: string | undefined;
   return {
-    read: (inForce) => readWorkingTree(repo, inForce ? { previous: inForce } : {}),
+    async read(inForce) {
+      const files = await readSpecFiles(repo);
+      const snapshot = snapshotOf(files, repo, undefined, undefined, { isFile: fileInDirectory(repo), ...(inForce ? { previous: inForce } : {}) });
+      filesOf.set(snapshot, files);
+      return snapshot;
+    },
     readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
+    async lastGood(stateDir) {
+      const tree = await readJson<RecordedTree>(join(stateDir, STATE_FILES.workingTree)).catch(() => undefined);
+      if (!tree) return undefined;
+      const snapshot = snapshotOf(tree.files, repo, undefined, undefined, { isFile: fileInDirectory(repo) });
+      return snapshot.errors.length ? undefined : snapshot;
+    },
+    async recordGood(stateDir, snapshot) {
+      const files = filesOf.get(snapshot);
+      const text = files && JSON.stringify(files);
+      if (!files || text === recorded) return;
+      const record: RecordedTree = { source: repo, time: new Date().toISOString(), files };
+      await writeFileAtomic(join(stateDir, STATE_FILES.workingTree), JSON.stringify(record));
+      recorded = text;
+    },
   };
+}
+
+/** Writes a state file whole or not at all: a reader never sees half of it. */
+async function writeFileAtomic(path: string, text: string): Promise<void> {
+  await fs.writeFile(`${path}.tmp`, text, { mode: 0o600 });
+  await fs.rename(`${path}.tmp`, path);
 }
 
 /** One provider per cluster, made on first use and made again when the cluster's provider settings change. */
@@ -122,7 +168,12 @@ export interface CoordinatorRecord {
   repo: string;
 }
 
-export const STATE_FILES = { coordinator: 'coordinator.json', status: 'status.json' } as const;
+export const STATE_FILES = {
+  coordinator: 'coordinator.json',
+  status: 'status.json',
+  /** The spec files of the last working tree that validated (RecordedTree). */
+  workingTree: 'working-tree.json',
+} as const;
 
 export async function readJson<T>(path: string): Promise<T | undefined> {
   try {
@@ -173,9 +224,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   let artifact: string | undefined;
 
   // Machines must reach the coordinator: its certificate names every provider's address for it.
+  // On a broken commit, the last good state's clusters are the ones the coordinator will act on.
   const first = await reader.read();
+  const good = first.errors.length ? await reader.lastGood(stateDir) : undefined;
   const hosts = new Set(options.advertise ?? []);
-  for (const { cluster } of first.clusters.filter((c) => !options.cluster || c.cluster.metadata.name === options.cluster)) {
+  const known = new Map([...(good?.clusters ?? []), ...first.clusters].map((c) => [c.cluster.metadata.name, c.cluster]));
+  for (const cluster of [...known.values()].filter((c) => !options.cluster || c.metadata.name === options.cluster)) {
     hosts.add(await (await providers.get(cluster.metadata.name, cluster.spec.provider)).coordinatorHost());
   }
   const previous = await readJson<CoordinatorRecord>(join(stateDir, STATE_FILES.coordinator));
@@ -190,12 +244,14 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
   await fs.writeFile(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
 
-  const lastGood = (await readStatusFile(stateDir))?.commit;
   const reconciler = new Reconciler({
-    ...(lastGood && reader.readCommit ? { lastGood: { commit: lastGood, read: reader.readCommit } } : {}),
+    lastGood: () => reader.lastGood(stateDir),
     read: async (previous) => {
       const snapshot = await reader.read(previous);
-      if (!snapshot.errors.length) inForce = snapshot.commit;
+      if (!snapshot.errors.length) {
+        inForce = snapshot.commit;
+        await reader.recordGood(stateDir, snapshot).catch((e: unknown) => logger.warn({ err: e }, 'cannot record the working tree in force'));
+      }
       return snapshot;
     },
     coordinator,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Cluster } from '@herd/api';
+import type { Cluster, SpecError } from '@herd/api';
 import type { Coordinator, SecretStore } from '@herd/coordinator';
 import { LABEL, machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type PoolPlan } from '@herd/planner';
 import type { AptSource, NodeSession } from '@herd/proto';
@@ -16,10 +16,11 @@ export interface ReconcilerOptions {
   /** Reads the desired state (a Git source, or a working tree), checked against the snapshot in force. */
   read(inForce?: Snapshot): Promise<Snapshot>;
   /**
-   * The commit an earlier coordinator had in force, and how to read it: when this process
-   * starts on a commit that does not validate, that one stays in force, not nothing.
+   * The state an earlier coordinator had in force (its commit, or the files of a working tree
+   * it recorded): when this process starts on a commit that does not validate, that one stays
+   * in force, not nothing.
    */
-  lastGood?: { commit: string; read(commit: string): Promise<Snapshot> };
+  lastGood?: () => Promise<Snapshot | undefined>;
   coordinator: Pick<Coordinator, 'tokens' | 'caHash' | 'port'> & { nodes: Pick<Coordinator['nodes'], 'assign' | 'sessions'> & AgentChannel };
   /** Where each cluster's admin credentials are kept (encrypted). */
   secrets: SecretStore;
@@ -53,7 +54,8 @@ export interface ReconcilerEvents {
   /** Something long under way for a cluster (a Kubernetes version being built for its machines). */
   progress: [cluster: string, message: string];
   assigned: [cluster: string, machine: string, generation: number];
-  rejected: [commit: string | undefined, errors: number];
+  /** The newest desired state does not validate (emitted once per refused state); nothing changes. */
+  rejected: [commit: string | undefined, errors: SpecError[], lastGoodInForce: boolean];
   round: [status: FleetStatus];
 }
 
@@ -89,16 +91,22 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   async round(): Promise<FleetStatus> {
     const snapshot = await this.options.read(this.inForce);
     if (snapshot.errors.length && !this.inForce && this.options.lastGood) {
-      const previous = await this.options.lastGood.read(this.options.lastGood.commit).catch((e: unknown) => {
-        this.options.logger.warn({ err: e, commit: this.options.lastGood!.commit }, 'cannot read the last good commit');
+      const previous = await this.options.lastGood().catch((e: unknown) => {
+        this.options.logger.warn({ err: e }, 'cannot read the last good state');
         return undefined;
       });
       if (previous && !previous.errors.length) this.inForce = previous;
     }
     if (snapshot.errors.length) {
-      if (this.rejected?.commit !== snapshot.commit || !snapshot.commit) this.emit('rejected', snapshot.commit, snapshot.errors.length);
-      this.rejected = { ...(snapshot.commit ? { commit: snapshot.commit } : {}), errors: snapshot.errors };
-      this.options.logger.warn({ commit: snapshot.commit, errors: snapshot.errors.length, inForce: this.inForce?.commit }, 'desired state does not validate; keeping the last good one');
+      const rejected = { ...(snapshot.commit ? { commit: snapshot.commit } : {}), errors: snapshot.errors };
+      // Said once per refused state, not every round: a working tree has no commit, so its errors tell.
+      if (JSON.stringify(rejected) !== JSON.stringify(this.rejected)) {
+        this.emit('rejected', snapshot.commit, snapshot.errors, this.inForce !== undefined);
+        // `event` names the reconciler event saying the same, for a display that shows those itself.
+        this.options.logger.warn({ event: 'rejected', commit: snapshot.commit, errors: snapshot.errors.length, inForce: this.inForce?.commit ?? (this.inForce ? 'working tree' : 'nothing') },
+          'desired state does not validate; keeping the last good one');
+      }
+      this.rejected = rejected;
     } else {
       this.inForce = snapshot;
       this.rejected = undefined;

@@ -1,4 +1,4 @@
-import type { ProviderSpec } from '@herd/api';
+import { formatSpecError, type ProviderSpec } from '@herd/api';
 import { LABEL } from '@herd/planner';
 import { SecretStore } from '@herd/coordinator';
 import { createLogger, nodeFileSystem, UsageError, UserError } from '@herd/sys';
@@ -23,17 +23,31 @@ export const downCommand = defineCommand({
     if (running) throw new UserError(`a coordinator (pid ${running.pid}) runs for ${repo} and would recreate the machines; stop it first`);
     const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
 
-    // Clusters of the repository as it is now, and those the last status knew (a cluster
-    // whose file was deleted still has machines to remove).
+    // The clusters to remove: the repository's as it is now, or, when it does not validate,
+    // those of the last good state the state directory records (what the coordinator acted
+    // on); then those the last status knew (a cluster whose file was deleted still has
+    // machines to remove). Never "done" after guessing from a broken repository.
     const reader = repositoryReader(repo, undefined, logger);
     const snapshot = await reader.read();
+    let inForce = snapshot;
+    if (snapshot.errors.length) {
+      const located = snapshot.errors.map((e) => `  ${formatSpecError(e)}`).join('\n');
+      const good = await reader.lastGood(stateDir);
+      if (!good) {
+        throw new UserError(`${repo} does not validate and ${stateDir} records no good state of it; nothing deleted. Fix these errors, or give the --state of the run that made the machines:\n${located}`);
+      }
+      inForce = good;
+      stderr.write(`herd: ${repo} does not validate (${snapshot.errors.length} error${snapshot.errors.length === 1 ? '' : 's'}); `
+        + `removing the clusters of the last good state (${good.commit ? `commit ${good.commit.slice(0, 12)}` : 'the working tree as last accepted'}):\n${located}\n`);
+    }
     const clusters = new Map<string, ProviderSpec>();
-    for (const { cluster } of snapshot.clusters) clusters.set(cluster.metadata.name, cluster.spec.provider);
+    for (const { cluster } of [...inForce.clusters, ...snapshot.clusters]) if (!clusters.has(cluster.metadata.name)) clusters.set(cluster.metadata.name, cluster.spec.provider);
     for (const c of (await readStatusFile(stateDir))?.clusters ?? []) if (!clusters.has(c.name) && c.provider === 'local') clusters.set(c.name, { kind: 'local' });
     const wanted = values.cluster ? [String(values.cluster)] : [...clusters.keys()];
     if (values.cluster && !clusters.has(String(values.cluster))) throw new UserError(`cluster "${values.cluster}" is not in ${repo} nor in its last status`);
+    if (!wanted.length) throw new UserError(`nothing to delete: ${repo} declares no cluster and ${stateDir} records none`);
 
-    const pool = new ProviderPool(stateDir, reader, logger, () => snapshot.commit);
+    const pool = new ProviderPool(stateDir, reader, logger, () => inForce.commit);
     const deleted: { cluster: string; machine: string }[] = [];
     try {
       for (const name of wanted) {
@@ -50,8 +64,11 @@ export const downCommand = defineCommand({
     } finally {
       await pool.close();
     }
-    if (format === 'json') stdout.write(JSON.stringify({ deleted }, null, 2) + '\n');
-    else stdout.write(`${deleted.length} machine${deleted.length === 1 ? '' : 's'} deleted (${wanted.join(', ') || 'no clusters'})\n`);
+    if (format === 'json') {
+      stdout.write(JSON.stringify({ deleted, clusters: wanted, refused: snapshot.errors.length ? snapshot.errors : null, fromLastGoodState: inForce !== snapshot }, null, 2) + '\n');
+    } else {
+      stdout.write(`${deleted.length} machine${deleted.length === 1 ? '' : 's'} deleted (${wanted.join(', ')})\n`);
+    }
     return 0;
   },
 });

@@ -67,8 +67,9 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     const pool = new ProviderPool(stateDir, repositoryReader(repo, undefined, logger), logger, () => recorded.commit);
     present = new Set();
     try {
-      for (const c of clusters) {
-        const provider = await pool.get(c.name, { kind: c.provider } as ProviderSpec);
+      // Only a local cluster's provider is made from its kind alone; other clusters show what was recorded.
+      for (const c of clusters.filter((c) => c.provider === 'local')) {
+        const provider = await pool.get(c.name, { kind: 'local' } as ProviderSpec);
         for (const m of await provider.list({ [LABEL.cluster]: c.name })) present.add(`${c.name}/${m.name}`);
       }
     } finally {
@@ -102,7 +103,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
         : m.agent
           ? { state: live ? 'disconnected' : m.agent.connected ? 'was connected' : 'was disconnected', generation: `${m.agent.observedGeneration}/${m.agent.desiredGeneration}`, error: m.agent.lastError }
           : { state: 'not enrolled', generation: '-', error: '' };
-      const machineState = present && !present.has(`${c.name}/${m.name}`) ? 'gone' : m.state;
+      const machineState = present && c.provider === 'local' && !present.has(`${c.name}/${m.name}`) ? 'gone' : m.state;
       rows.push([c.name, m.pool, m.name, m.addresses[0] ?? '-', machineState, agent.state, agent.generation, m.converged ? 'yes' : 'no', nodeState, agent.error.split('\n')[0] ?? '']);
     }
     if (c.machines.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', '-', c.reason]);
