@@ -1,4 +1,5 @@
 import type { FleetStatus, Reconciler } from '@herd/reconciler';
+import { formatSpecError } from '@herd/api';
 import { formatDuration } from '@herd/sys';
 
 /**
@@ -41,11 +42,38 @@ export class Progress {
       this.line(`${cluster}: ${phase === 'started' ? '' : `${phase} `}${description}${phase === 'done' ? ` (${formatDuration(durationMs)})` : ''}`);
     });
     reconciler.on('progress', (cluster, message) => this.line(`${cluster}: ${message}`));
-    reconciler.on('rejected', (commit, errors) => this.line(`commit ${commit?.slice(0, 12) ?? '(working tree)'} refused: ${errors} error${errors === 1 ? '' : 's'} (herd validate shows them); the last good state stays in force`));
+    reconciler.on('rejected', (commit, errors, lastGoodInForce) => {
+      const kept = lastGoodInForce ? 'the last good state stays in force' : 'nothing is in force (no earlier good state is recorded)';
+      this.line(`${commit ? `commit ${commit.slice(0, 12)}` : 'the working tree'} refused: ${errors.length} error${errors.length === 1 ? '' : 's'}; ${kept}:`);
+      for (const e of errors) this.line(`  ${formatSpecError(e)}`);
+    });
     reconciler.on('round', (status) => {
       if (status.converged && !this.marks.has('converged')) at('converged');
       this.setStatus(summarize(status, Date.now() - this.start));
     });
+  }
+
+  /**
+   * Where the logger writes while progress is shown on a terminal: each log line as one
+   * readable line among the progress lines (`warning: MESSAGE (cluster x, …)`), and a line
+   * that says the same as the last one of its kind only once. JSON stays for pipes, log
+   * collectors and `--output json`.
+   */
+  logDestination(): { write(line: string): void } {
+    const shown = new Map<string, string>();
+    return {
+      write: (line) => {
+        let record: Record<string, unknown>;
+        try { record = JSON.parse(line) as Record<string, unknown>; } catch { this.line(line.trimEnd()); return; }
+        const { level, msg, time: _time, pid: _pid, hostname: _host, name: _name, component: _component, event, ...fields } = record;
+        if (typeof event === 'string' && SHOWN_AS_EVENTS.has(event)) return; // follow() shows it, with more detail
+        const text = `${LEVELS[Number(level)] ?? 'log'}: ${String(msg ?? '')}${describeFields(fields)}`;
+        const key = `${String(msg)} ${String(fields.cluster ?? '')}`;
+        if (shown.get(key) === text) return;
+        shown.set(key, text);
+        this.line(text);
+      },
+    };
   }
 
   done(): void {
@@ -89,4 +117,18 @@ function summarize(status: FleetStatus, elapsedMs: number): string {
   });
   const rejected = status.rejected ? ' [newest commit refused]' : '';
   return `[${formatDuration(elapsedMs)}] ${parts.join(' | ') || 'no clusters'}${rejected}`;
+}
+
+/** Reconciler events follow() prints itself: the log lines that report them are not shown twice. */
+const SHOWN_AS_EVENTS = new Set(['rejected']);
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warning', 50: 'error', 60: 'fatal' };
+
+/** A log record's fields for a person: `(cluster shop, machine m-1, error: …)`; nested values as JSON. */
+function describeFields(fields: Record<string, unknown>): string {
+  const parts = Object.entries(fields).map(([key, value]) => {
+    if (key === 'err' && value && typeof value === 'object') return `error: ${String((value as { message?: unknown }).message ?? '')}`;
+    return `${key} ${typeof value === 'string' ? value : JSON.stringify(value)}`;
+  });
+  return parts.length ? ` (${parts.join(', ')})` : '';
 }

@@ -31,8 +31,11 @@ export const upCommand = defineCommand({
     const stateDir = (values.state as string | undefined) ?? defaultStateDir(repo);
     const exitWhenConverged = Boolean(values['exit-when-converged']);
 
-    const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
     const progress = new Progress(stderr, format === 'text');
+    // On a terminal, log lines are shown as readable progress lines; JSON elsewhere.
+    const logger = createLogger({
+      name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn', ...(format === 'text' && stderr.isTTY ? { destination: progress.logDestination() } : {}),
+    });
     progress.line(`state ${stateDir}`);
     const started = Date.now();
     const fleet = await startFleet({
@@ -73,8 +76,13 @@ export const upCommand = defineCommand({
       return 0;
     }
     if (outcome === 'timeout') {
-      const why = last?.clusters.filter((c) => !c.converged).map((c) => `${c.name}: ${c.reason}`).join('\n  ') ?? 'no round finished';
-      stderr.write(`herd: not converged after ${formatDuration(timeoutMs!)}:\n  ${why}${last?.rejected ? `\n  the newest commit does not validate (${last.rejected.errors.length} errors; herd validate)` : ''}\n`);
+      const why = last ? last.clusters.filter((c) => !c.converged).map((c) => `${c.name}: ${c.reason}`) : ['no round finished'];
+      if (last && !last.clusters.length) why.push('no cluster in force');
+      if (last?.rejected) {
+        const n = last.rejected.errors.length;
+        why.push(`${last.rejected.commit ? 'the newest commit' : 'the working tree'} does not validate (${n} error${n === 1 ? '' : 's'}; herd validate shows them)`);
+      }
+      stderr.write(`herd: not converged after ${formatDuration(timeoutMs!)}:\n${why.map((w) => `  ${w}\n`).join('')}`);
       return 1;
     }
     return outcome === 'signal' ? 130 : 0;
