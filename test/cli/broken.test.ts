@@ -18,7 +18,9 @@ function herd(args: string[], cwd: string) {
 }
 
 /** `herd up` briefly (several rounds a second apart), on loopback, with the test's own state. */
-const upBriefly = (dir: string, ...extra: string[]) => ['up', '.', '--state', join(dir, '.state'), '--listen', '127.0.0.1:0', '--interval', '1s', '--timeout', '4s', ...extra];
+const upBriefly = (dir: string, ...extra: string[]) => [
+  'up', '.', '--state', join(dir, '.state'), '--listen', '127.0.0.1:0', '--interval', '1s', '--timeout', '4s', ...extra,
+];
 
 const STATIC = `apiVersion: herd.dev/v1
 kind: Cluster
@@ -42,7 +44,8 @@ test('a static cluster whose keyFile is missing: a located error from validate (
 
   const tree = herd(['validate', '.', '-o', 'json'], dir);
   assert.equal(tree.code, 1);
-  assert.deepEqual(JSON.parse(tree.stdout).errors.map((e: { file: string; line: number; field: string }) => `${e.file}:${e.line} ${e.field}`), ['clusters/metal.yaml:8 spec.provider.keyFile']);
+  const errors = (JSON.parse(tree.stdout) as { errors: { file: string; line: number; field: string }[] }).errors;
+  assert.deepEqual(errors.map((e) => `${e.file}:${e.line} ${e.field}`), ['clusters/metal.yaml:8 spec.provider.keyFile']);
   const atCommit = herd(['validate', '.', '--ref', 'main'], dir);
   assert.equal(atCommit.code, 1);
   assert.match(atCommit.stdout, KEY_ERROR);
@@ -90,7 +93,8 @@ test('herd up on a terminal shows a refused state once as readable lines, no JSO
   assert.equal(text.code, 1, text.screen);
   assert.ok(text.screen.split('[newest commit refused]').length > 3, `several rounds ran:\n${text.screen}`);
   const lines = text.screen.split(/\n|\x1b\[K/);
-  assert.deepEqual(lines.filter((l) => l.includes('refused: 1 error')), ['the working tree refused: 1 error; nothing is in force (no earlier good state is recorded):']);
+  const headline = 'the working tree refused: 1 error; nothing is in force (no earlier good state is recorded):';
+  assert.deepEqual(lines.filter((l) => l.includes('refused: 1 error')), [headline]);
   assert.equal(lines.filter((l) => /^ {2}clusters\/a\.yaml:10:17: spec\.pools\[0\]\.replicas: /.test(l)).length, 1, text.screen);
   assert.deepEqual(lines.filter((l) => l.trimStart().startsWith('{')), [], 'no JSON on a terminal');
 

@@ -103,8 +103,8 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       if (JSON.stringify(rejected) !== JSON.stringify(this.rejected)) {
         this.emit('rejected', snapshot.commit, snapshot.errors, this.inForce !== undefined);
         // `event` names the reconciler event saying the same, for a display that shows those itself.
-        this.options.logger.warn({ event: 'rejected', commit: snapshot.commit, errors: snapshot.errors.length, inForce: this.inForce?.commit ?? (this.inForce ? 'working tree' : 'nothing') },
-          'desired state does not validate; keeping the last good one');
+        const inForce = this.inForce?.commit ?? (this.inForce ? 'working tree' : 'nothing');
+        this.options.logger.warn({ event: 'rejected', commit: snapshot.commit, errors: snapshot.errors.length, inForce }, 'desired state does not validate; keeping the last good one');
       }
       this.rejected = rejected;
     } else {

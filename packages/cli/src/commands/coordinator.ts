@@ -11,7 +11,8 @@ import { hostPortFlag } from './coordinator-flags.js';
  */
 export const coordinatorCommand = defineCommand({
   name: 'coordinator',
-  summary: 'Run the coordinator: reconcile the repository\'s clusters, enroll agents, hold their sessions, serve the admin API',
+  summary: 'Run the coordinator as in production: the whole loop of `herd up` (machines, agents, Kubernetes, each new commit) '
+    + 'and its gRPC services, JSON logs, until a signal',
   usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s]',
   options: {
     repo: { type: 'string' },

@@ -34,14 +34,18 @@ export const downCommand = defineCommand({
       const located = snapshot.errors.map((e) => `  ${formatSpecError(e)}`).join('\n');
       const good = await reader.lastGood(stateDir);
       if (!good) {
-        throw new UserError(`${repo} does not validate and ${stateDir} records no good state of it; nothing deleted. Fix these errors, or give the --state of the run that made the machines:\n${located}`);
+        throw new UserError(`${repo} does not validate and ${stateDir} records no good state of it; nothing deleted. `
+          + `Fix these errors, or give the --state of the run that made the machines:\n${located}`);
       }
       inForce = good;
-      stderr.write(`herd: ${repo} does not validate (${snapshot.errors.length} error${snapshot.errors.length === 1 ? '' : 's'}); `
-        + `removing the clusters of the last good state (${good.commit ? `commit ${good.commit.slice(0, 12)}` : 'the working tree as last accepted'}):\n${located}\n`);
+      const n = snapshot.errors.length;
+      const state = good.commit ? `commit ${good.commit.slice(0, 12)}` : 'the working tree as last accepted';
+      stderr.write(`herd: ${repo} does not validate (${n} error${n === 1 ? '' : 's'}); removing the clusters of the last good state (${state}):\n${located}\n`);
     }
     const clusters = new Map<string, ProviderSpec>();
-    for (const { cluster } of [...inForce.clusters, ...snapshot.clusters]) if (!clusters.has(cluster.metadata.name)) clusters.set(cluster.metadata.name, cluster.spec.provider);
+    for (const { cluster } of [...inForce.clusters, ...snapshot.clusters]) {
+      if (!clusters.has(cluster.metadata.name)) clusters.set(cluster.metadata.name, cluster.spec.provider);
+    }
     for (const c of (await readStatusFile(stateDir))?.clusters ?? []) if (!clusters.has(c.name) && c.provider === 'local') clusters.set(c.name, { kind: 'local' });
     const wanted = values.cluster ? [String(values.cluster)] : [...clusters.keys()];
     if (values.cluster && !clusters.has(String(values.cluster))) throw new UserError(`cluster "${values.cluster}" is not in ${repo} nor in its last status`);
@@ -65,7 +69,8 @@ export const downCommand = defineCommand({
       await pool.close();
     }
     if (format === 'json') {
-      stdout.write(JSON.stringify({ deleted, clusters: wanted, refused: snapshot.errors.length ? snapshot.errors : null, fromLastGoodState: inForce !== snapshot }, null, 2) + '\n');
+      const refused = snapshot.errors.length ? snapshot.errors : null;
+      stdout.write(JSON.stringify({ deleted, clusters: wanted, refused, fromLastGoodState: inForce !== snapshot }, null, 2) + '\n');
     } else {
       stdout.write(`${deleted.length} machine${deleted.length === 1 ? '' : 's'} deleted (${wanted.join(', ')})\n`);
     }

@@ -1,7 +1,8 @@
 import { connectAdmin, directoryStore } from '@herd/coordinator';
 import { formatHostPort, type NodeSession__Output } from '@herd/proto';
 import type { ProviderSpec } from '@herd/api';
-import { formatSpecError } from '@herd/api';
+import { formatSpecError, type SpecError } from '@herd/api';
+import { isRemoteUrl, readWorkingTree } from '@herd/source';
 import { LABEL } from '@herd/planner';
 import type { FleetStatus } from '@herd/reconciler';
 import { createLogger, nodeFileSystem, UsageError } from '@herd/sys';
@@ -77,9 +78,14 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     }
   }
 
+  // With no coordinator to say so: a working tree that stopped validating since the last status.
+  const treeNow = !running && recorded && !recorded.commit && !recorded.rejected && !isRemoteUrl(repo)
+    ? await readWorkingTree(repo).catch(() => undefined) : undefined;
+  const refusedNow = treeNow?.errors.length ? treeNow.errors : undefined;
   if (format === 'json') {
     stdout.write(JSON.stringify({
       coordinator: running ?? null,
+      workingTreeErrors: refusedNow ?? null,
       status: recorded ? { ...recorded, clusters } : null,
       sessions: live ? [...live.values()] : null,
       machinesListedNow: present ? [...present] : null,
@@ -90,7 +96,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     stdout.write(`no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`);
     return running ? 0 : 1;
   }
-  stdout.write(header(recorded, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
+  stdout.write(header(recorded, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`, refusedNow));
   const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'CONVERGED', 'NODE', 'ERROR']];
   for (const c of clusters) {
     const nodes = new Map((c.kubernetes?.nodes ?? []).map((n) => [n.name, n]));
@@ -121,7 +127,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
   return 0;
 }
 
-function header(status: FleetStatus, coordinator: string): string {
+function header(status: FleetStatus, coordinator: string, refusedNow: SpecError[] | undefined): string {
   const lines = [
     `source:      ${status.source}`,
     `in force:    ${status.commit ? `commit ${status.commit}` : 'working tree'}`,
@@ -130,6 +136,10 @@ function header(status: FleetStatus, coordinator: string): string {
   if (status.rejected) {
     lines.push(`refused:     ${status.rejected.commit ? `commit ${status.rejected.commit}` : 'the working tree'} does not validate; the state above stays in force:`);
     for (const e of status.rejected.errors) lines.push(`  ${formatSpecError(e)}`);
+  }
+  if (refusedNow) {
+    lines.push('now:         the working tree does not validate; a coordinator keeps the state above in force:');
+    for (const e of refusedNow) lines.push(`  ${formatSpecError(e)}`);
   }
   for (const o of status.orphans) lines.push(`orphan:      machine ${o.machine} of cluster ${o.cluster}, which Git no longer declares (herd down --cluster ${o.cluster})`);
   return lines.join('\n') + '\n\n';

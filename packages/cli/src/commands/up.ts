@@ -80,7 +80,8 @@ export const upCommand = defineCommand({
       if (last && !last.clusters.length) why.push('no cluster in force');
       if (last?.rejected) {
         const n = last.rejected.errors.length;
-        why.push(`${last.rejected.commit ? 'the newest commit' : 'the working tree'} does not validate (${n} error${n === 1 ? '' : 's'}; herd validate shows them)`);
+        const what = last.rejected.commit ? 'the newest commit' : 'the working tree';
+        why.push(`${what} does not validate (${n} error${n === 1 ? '' : 's'}; herd validate shows them)`);
       }
       stderr.write(`herd: not converged after ${formatDuration(timeoutMs!)}:\n${why.map((w) => `  ${w}\n`).join('')}`);
       return 1;
