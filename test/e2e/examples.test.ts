@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Cluster } from '@herd/api';
-import { saveHostSysctls } from '../kubernetes/node.js';
+import { createExecutor } from '@herd/sys';
+import { buildArtifacts, saveHostSysctls } from '../kubernetes/node.js';
 import { herd, ROOT, type FleetStatus } from './herd.js';
 
 /** Clusters of an example that cannot be brought up here, and why; every other cluster is. */
@@ -70,6 +71,9 @@ for (const example of examples.filter((e) => clustersOf(e).some(isLocal))) {
     const machines = new Map<string, string[]>();
     for (const cluster of local) {
       const name = cluster.metadata.name;
+      // The build a cold cache needs (tens of minutes, shared with every Kubernetes test)
+      // comes first, so that --timeout bounds the bring-up alone.
+      await buildArtifacts(`v${cluster.spec.kubernetes.version.replace(/^v/, '')}`, createExecutor());
       const up = herd(['up', repo, '--cluster', name, '--state', state, '--exit-when-converged', '--timeout', '20m', '--output', 'json']);
       assert.equal(up.code, 0, `${example}/${name} did not converge: ${up.stderr.slice(-3000)}`);
       const status = (JSON.parse(up.stdout) as { status: FleetStatus }).status;
