@@ -84,6 +84,12 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
     },
     readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
     async lastGood(stateDir) {
+      // The last coordinator read this directory through Git (`herd up DIR --ref main`): its commit.
+      const commit = (await readStatusFile(stateDir))?.commit;
+      if (commit) {
+        const snapshot = await new GitSource({ url: repo, logger }).read(commit).catch(() => undefined);
+        return snapshot && !snapshot.errors.length ? snapshot : undefined;
+      }
       const tree = await readJson<RecordedTree>(join(stateDir, STATE_FILES.workingTree)).catch(() => undefined);
       if (!tree) return undefined;
       const snapshot = snapshotOf(tree.files, repo, undefined, undefined, { isFile: fileInDirectory(repo) });
