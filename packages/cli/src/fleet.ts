@@ -8,13 +8,13 @@ import { existsSync, promises as fs, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ProviderSpec, RepositoryFile } from '@herd/api';
+import type { ProviderSpec } from '@herd/api';
 import { directoryStore, SecretStore, startCoordinator, type Coordinator } from '@herd/coordinator';
 import { createProvider, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import '@herd/provider-static';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
-import { fileInDirectory, GitSource, isRemoteUrl, readSpecFiles, snapshotOf, type Snapshot } from '@herd/source';
+import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
@@ -39,19 +39,22 @@ export interface RepositoryReader {
   readFile(path: string, commit: string | undefined): Promise<string>;
   /**
    * The last good state the state directory records: the commit in force of the last status
-   * (Git), or the spec files of the last working tree that validated. Undefined when none is
+   * (Git), or the last working tree that validated, as it resolved. Undefined when none is
    * recorded or it no longer validates.
    */
   lastGood(stateDir: string): Promise<Snapshot | undefined>;
-  /** Records a snapshot that validated as the last good state (a working tree's files; a commit is in the status already). */
+  /** Records a snapshot that validated as the last good state (a working tree's; a commit is in the status already). */
   recordGood(stateDir: string, snapshot: Snapshot): Promise<void>;
 }
 
-/** What the state directory keeps of a working tree that validated: its spec files, so a restart on a broken tree keeps it in force. */
+/**
+ * What the state directory keeps of a working tree that validated: the snapshot itself (a
+ * directory has no commit to read again), so a restart on a broken tree keeps it in force.
+ */
 interface RecordedTree {
-  source: string;
   time: string;
-  files: RepositoryFile[];
+  clusters: Snapshot['clusters'];
+  profiles: Snapshot['profiles'];
 }
 
 export function repositoryReader(repo: string, ref: string | undefined, logger: Logger): RepositoryReader {
@@ -72,16 +75,9 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
     };
   }
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`${repo}: no such directory`);
-  // The files of each snapshot read, to record the one that validated.
-  const filesOf = new WeakMap<Snapshot, RepositoryFile[]>();
   let recorded: string | undefined;
   return {
-    async read(inForce) {
-      const files = await readSpecFiles(repo);
-      const snapshot = snapshotOf(files, repo, undefined, undefined, { isFile: fileInDirectory(repo), ...(inForce ? { previous: inForce } : {}) });
-      filesOf.set(snapshot, files);
-      return snapshot;
-    },
+    read: (inForce) => readWorkingTree(repo, inForce ? { previous: inForce } : {}),
     readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
     async lastGood(stateDir) {
       // The last coordinator read this directory through Git (`herd up DIR --ref main`): its commit.
@@ -91,15 +87,13 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
         return snapshot && !snapshot.errors.length ? snapshot : undefined;
       }
       const tree = await readJson<RecordedTree>(join(stateDir, STATE_FILES.workingTree)).catch(() => undefined);
-      if (!tree) return undefined;
-      const snapshot = snapshotOf(tree.files, repo, undefined, undefined, { isFile: fileInDirectory(repo) });
-      return snapshot.errors.length ? undefined : snapshot;
+      return tree && { source: repo, clusters: tree.clusters, profiles: tree.profiles, errors: [] };
     },
     async recordGood(stateDir, snapshot) {
-      const files = filesOf.get(snapshot);
-      const text = files && JSON.stringify(files);
-      if (!files || text === recorded) return;
-      const record: RecordedTree = { source: repo, time: new Date().toISOString(), files };
+      if (snapshot.errors.length) return;
+      const text = JSON.stringify({ clusters: snapshot.clusters, profiles: snapshot.profiles });
+      if (text === recorded) return;
+      const record: RecordedTree = { time: new Date().toISOString(), clusters: snapshot.clusters, profiles: snapshot.profiles };
       await writeFileAtomic(join(stateDir, STATE_FILES.workingTree), JSON.stringify(record));
       recorded = text;
     },
@@ -177,7 +171,7 @@ export interface CoordinatorRecord {
 export const STATE_FILES = {
   coordinator: 'coordinator.json',
   status: 'status.json',
-  /** The spec files of the last working tree that validated (RecordedTree). */
+  /** The last working tree that validated, resolved (RecordedTree). */
   workingTree: 'working-tree.json',
 } as const;
 
