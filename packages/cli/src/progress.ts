@@ -67,7 +67,8 @@ export class Progress {
         try { record = JSON.parse(line) as Record<string, unknown>; } catch { this.line(line.trimEnd()); return; }
         const { level, msg, time: _time, pid: _pid, hostname: _host, name: _name, component: _component, event, ...fields } = record;
         if (typeof event === 'string' && SHOWN_AS_EVENTS.has(event)) return; // follow() shows it, with more detail
-        const text = `${LEVELS[Number(level)] ?? 'log'}: ${String(msg ?? '')}${describeFields(fields)}`;
+        // Control characters escaped: a value from a repository or a machine cannot move the cursor or forge a line.
+        const text = escapeControls(`${LEVELS[Number(level)] ?? 'log'}: ${String(msg ?? '')}${describeFields(fields)}`);
         const key = `${String(msg)} ${String(fields.cluster ?? '')}`;
         if (shown.get(key) === text) return;
         shown.set(key, text);
@@ -131,4 +132,8 @@ function describeFields(fields: Record<string, unknown>): string {
     return `${key} ${typeof value === 'string' ? value : JSON.stringify(value)}`;
   });
   return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+function escapeControls(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
