@@ -1,1 +1,2 @@
 export * from "./command.js";
+export { Progress } from './progress.js';
