@@ -29,6 +29,15 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 npx tsc -b >&2
+# Each machine's systemd, and containerd on a Kubernetes node, holds inotify instances; the
+# kernel's default of 128 per user is used up by a few clusters at once, and machines then
+# fail to boot ("too many open files"). Raised here, never lowered.
+if [[ $(id -u) -eq 0 ]]; then
+  for setting in fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=524288; do
+    key=${setting%=*} want=${setting#*=}
+    (( $(sysctl -n "$key") >= want )) || sysctl -qw "$setting"
+  done
+fi
 # The Debian image machines boot from (tests, the local provider): built once into the
 # cache (about a minute, from the Debian mirror), so tests themselves never fetch it.
 if [[ $(id -u) -eq 0 ]]; then
