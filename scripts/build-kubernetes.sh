@@ -8,10 +8,9 @@
 #     VERSION/bin/              kubeadm kubelet kubectl kube-apiserver kube-controller-manager
 #                               kube-scheduler etcd pause (static, CGO off, stripped)
 #     VERSION/debs/             kubeadm_X.Y.Z-1.1_amd64.deb kubelet_… kubectl_… (official names and layout)
-#     VERSION/images/           OCI archives for `ctr -n k8s.io images import`, tagged as
-#                               `kubeadm config images list` prints them; images.txt lists them
-#     VERSION/images-deb/       kubernetes-images_X.Y.Z-1.1_amd64.deb: the images for an
-#                               air-gapped node, imported into containerd by the package
+#     VERSION/images/           OCI archives (each names its image in io.containerd.image.name),
+#                               tagged as `kubeadm config images list` prints them; images.txt
+#                               lists them; the local provider pushes them to its registry
 #     debian/                   containerd, runc, CNI plugins, conntrack, … and the dependencies
 #                               a minbase machine lacks, from `apt-get download`
 #
@@ -395,116 +394,6 @@ else
   step_record debian "$key" "$DEB_DIR" "${want[@]}"
 fi
 
-# --- 8. the images as a Debian package --------------------------------------------------
-# kubernetes-images_X.Y.Z-1.1_amd64.deb (Depends: containerd) carries the image archives
-# to a node that cannot pull: /var/lib/herd/images/VERSION/ holds them, images.txt and
-# their SHA256SUMS; /usr/local/sbin/herd-import-images imports them into containerd's
-# k8s.io namespace, unpacked for the snapshotter containerd is configured with. The
-# postinst runs it when containerd is active, but on a fresh node that is Debian's default
-# configuration (overlayfs) and the node's own (native) comes after the packages, so the
-# node also runs it before every kubelet start (ExecStartPre in the platform's drop-in):
-# markers per archive and snapshotter make that a no-op once done.
-IDEB=$OUT/images-deb
-mkdir -p "$IDEB"
-# The archives' sums are the images step's stamp (checked just above).
-key=$( { echo "$DEB_VERSION"; sed -n '/^# --- 8\./,/^# --- end/p' "$0"; cat "$IMG/.stamp-images"; } | sha)
-if step_done images-deb "$key" "$IDEB"; then
-  say "images package: cached"
-else
-  say "images package: building kubernetes-images $DEB_VERSION"
-  rm -f "$IDEB"/*.deb
-  work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
-  d=$work/kubernetes-images
-  install -d "$d/var/lib/herd/images/$VERSION" "$d/usr/local/sbin" "$d/DEBIAN"
-  cp "$IMG"/*.tar "$IMG/images.txt" "$d/var/lib/herd/images/$VERSION/"
-  (cd "$d/var/lib/herd/images/$VERSION" && sha256sum -- *.tar > SHA256SUMS)
-  cat > "$d/usr/local/sbin/herd-import-images" <<'EOF'
-#!/bin/sh
-# Installed by kubernetes-images (herd, scripts/build-kubernetes.sh). Imports the image
-# archives below /var/lib/herd/images/VERSION/ into containerd's k8s.io namespace (the
-# kubelet's), unpacked for the snapshotter containerd is configured with. An archive is
-# imported again only when its marker for that snapshotter is missing or stale, or its
-# image is gone from containerd; so a second run does nothing. Run by the package's
-# postinst and before every kubelet start.
-set -eu
-IMAGES=/var/lib/herd/images
-MARKERS=/var/lib/herd/images-imported
-
-# The CRI plugin's snapshotter, from containerd's effective configuration (the file and
-# its defaults); overlayfs is containerd's default.
-snapshotter=$( { containerd config dump 2>/dev/null || cat /etc/containerd/config.toml 2>/dev/null || true; } | awk '
-  /^[[:space:]]*\[/ { gsub(/^[[:space:]]+|[[:space:]]+$/, ""); table = $0; next }
-  table == "[plugins.\"io.containerd.grpc.v1.cri\".containerd]" && $1 == "snapshotter" { gsub(/"/, "", $3); print $3; exit }')
-snapshotter=${snapshotter:-overlayfs}
-
-# containerd may be (re)starting, as when the node's configuration just arrived.
-tries=0
-until ctr version >/dev/null 2>&1; do
-  tries=$((tries + 1))
-  [ "$tries" -lt 60 ] || { echo "herd-import-images: containerd does not answer" >&2; exit 1; }
-  sleep 1
-done
-present=$(ctr -n k8s.io images ls -q)
-
-status=0
-for dir in "$IMAGES"/v*/; do
-  [ -f "$dir/SHA256SUMS" ] || continue
-  version=$(basename "$dir")
-  while read -r sum file; do
-    name=${file%.tar}
-    ref=$(grep -m1 "/$name:" "$dir/images.txt" || true)
-    marker=$MARKERS/$snapshotter/$version-$file
-    if [ -n "$ref" ] && [ "$(cat "$marker" 2>/dev/null)" = "$sum" ] && printf '%s\n' "$present" | grep -qxF "$ref"; then
-      continue
-    fi
-    if ctr -n k8s.io images import --snapshotter "$snapshotter" "$dir/$file" >/dev/null; then
-      mkdir -p "$MARKERS/$snapshotter"
-      echo "$sum" > "$marker"
-      echo "herd-import-images: ${ref:-$file} imported for $snapshotter"
-    else
-      echo "herd-import-images: importing $dir$file for $snapshotter failed" >&2
-      status=1
-    fi
-  done < "$dir/SHA256SUMS"
-done
-exit $status
-EOF
-  chmod 0755 "$d/usr/local/sbin/herd-import-images"
-  # A failed import does not fail the package: on a fresh node it runs before the node's
-  # containerd configuration exists, and the kubelet's start imports again.
-  cat > "$d/DEBIAN/postinst" <<'EOF'
-#!/bin/sh
-set -e
-if [ "$1" = configure ] && [ -d /run/systemd/system ] && systemctl is-active --quiet containerd; then
-  /usr/local/sbin/herd-import-images || echo "kubernetes-images: import failed; the kubelet's start retries it" >&2
-fi
-EOF
-  # Only this version's markers go: an upgrade replaces the archives, containerd keeps the images.
-  cat > "$d/DEBIAN/postrm" <<EOF
-#!/bin/sh
-set -e
-rm -f /var/lib/herd/images-imported/*/$VERSION-*.tar
-EOF
-  chmod 0755 "$d/DEBIAN/postinst" "$d/DEBIAN/postrm"
-  export SOURCE_DATE_EPOCH=$(date -u -d "$BUILD_DATE" +%s)
-  {
-    echo "Package: kubernetes-images"
-    echo "Version: $DEB_VERSION"
-    echo "Architecture: $ARCH"
-    echo "Maintainer: herd <herd@localhost>"
-    echo "Installed-Size: $(du -sk --exclude=DEBIAN "$d" | cut -f1)"
-    echo "Depends: containerd"
-    echo "Section: admin"
-    echo "Priority: optional"
-    echo "Description: Kubernetes $VERSION control-plane images for nodes that cannot pull"
-    echo " Built by herd (scripts/build-kubernetes.sh): $(tr '\n' ' ' < "$IMG/images.txt")"
-  } > "$d/DEBIAN/control"
-  find "$d" -exec touch -h -d "@${SOURCE_DATE_EPOCH}" {} +
-  dpkg-deb --root-owner-group -Zgzip -z1 --build "$d" "$IDEB/" >/dev/null
-  rm -rf "$work"; trap - EXIT
-  step_record images-deb "$key" "$IDEB" $(cd "$IDEB" && ls *.deb)
-fi
 # --- end of steps
 
 say "done in $(( $(date +%s) - STARTED ))s: $OUT ($(du -sh "$OUT" | cut -f1))"

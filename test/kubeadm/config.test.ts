@@ -26,10 +26,10 @@ test('init on the default platform: the node, the cluster, the systemd driver, n
   assert.deepEqual(docs.KubeletConfiguration, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
 });
 
-test('init on the local platform: cgroupfs, cgroup v1 allowed, no pulls, checks ignored by name, patches, addons off', () => {
+test('init on the local platform: cgroupfs, cgroup v1 allowed, images pulled, checks ignored by name, patches, addons off', () => {
   const docs = byKind(initConfiguration({ cluster: CLUSTER, node: CP1, platform: LOCAL_PLATFORM }));
   const init = docs.InitConfiguration!;
-  assert.equal(init.nodeRegistration.imagePullPolicy, 'Never');
+  assert.equal(init.nodeRegistration.imagePullPolicy, 'IfNotPresent', 'pulled from the provider\'s registry');
   assert.deepEqual(init.nodeRegistration.ignorePreflightErrors, ['SystemVerification', 'CoreDNSUnsupportedPlugins', 'CoreDNSMigration']);
   assert.deepEqual(init.patches, { directory: PATCHES_DIR });
   assert.equal(init.certificateKey, undefined, 'no key unless given');
@@ -51,7 +51,7 @@ test('join: a worker has no controlPlane block; a control plane advertises its a
   })).JoinConfiguration!;
   assert.deepEqual(cp.controlPlane, { localAPIEndpoint: { advertiseAddress: '10.0.0.12', bindPort: 6443 }, certificateKey: CERT_KEY });
   assert.deepEqual(cp.patches, { directory: PATCHES_DIR });
-  assert.equal(cp.nodeRegistration.imagePullPolicy, 'Never');
+  assert.equal(cp.nodeRegistration.imagePullPolicy, 'IfNotPresent');
 });
 
 test('upgrade: the new version for apply, the same pull policy, checks and patches for apply and node', () => {
@@ -59,7 +59,7 @@ test('upgrade: the new version for apply, the same pull policy, checks and patch
   assert.equal(world.apply.kubernetesVersion, 'v1.35.4');
   assert.equal(world.apply.forceUpgrade, false);
   for (const part of [world.apply, world.node]) {
-    assert.equal(part.imagePullPolicy, 'Never');
+    assert.equal(part.imagePullPolicy, 'IfNotPresent');
     assert.deepEqual(part.ignorePreflightErrors, ['SystemVerification', 'CoreDNSUnsupportedPlugins', 'CoreDNSMigration']);
     assert.deepEqual(part.patches, { directory: PATCHES_DIR });
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
+  CNI_CONFIG_PATH, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
   KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
 } from '@herd/kubeadm';
 import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER, LOCAL_PLATFORM } from './fixtures.js';
@@ -51,6 +51,27 @@ test('a local worker: nspawn\'s containerd settings, its kubelet patch and files
   assert.equal(file(parts, '/usr/local/sbin/herd-cgroup-root')?.mode, 0o755, 'the platform\'s own files');
   assert.deepEqual(parts.kernelModules, []);
   assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1' });
+});
+
+test('a registry mirror: containerd reads certs.d, and each mirrored registry\'s hosts.toml points to it; none without one', () => {
+  const mirror = { endpoint: 'http://10.213.7.1:40123', registries: ['registry.k8s.io', 'docker.io'] };
+  const parts = nodeParts(worker({ platform: { ...LOCAL_PLATFORM, registryMirror: () => mirror } }));
+  assert.match(file(parts, CONTAINERD_CONFIG_PATH)!.content!, /^ {2}\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\]\n {4}config_path = "\/etc\/containerd\/certs\.d"$/m);
+  const hosts = parts.files.filter((f) => f.path!.startsWith(`${CONTAINERD_CERTS_DIR}/`)).map((f) => f.path);
+  assert.deepEqual(hosts, ['registry.k8s.io', 'docker.io', '10.213.7.1:40123'].map((h) => `${CONTAINERD_CERTS_DIR}/${h}/hosts.toml`));
+  const k8s = file(parts, `${CONTAINERD_CERTS_DIR}/registry.k8s.io/hosts.toml`)!.content!;
+  assert.match(k8s, /^server = "https:\/\/registry\.k8s\.io"$/m);
+  assert.match(k8s, /^\[host\."http:\/\/10\.213\.7\.1:40123"\]\n {2}capabilities = \["pull", "resolve"\]$/m);
+  assert.match(file(parts, `${CONTAINERD_CERTS_DIR}/docker.io/hosts.toml`)!.content!, /^server = "https:\/\/registry-1\.docker\.io"$/m);
+  assert.match(file(parts, `${CONTAINERD_CERTS_DIR}/10.213.7.1:40123/hosts.toml`)!.content!, /^server = "http:\/\/10\.213\.7\.1:40123"$/m);
+
+  const none = nodeParts(worker({ platform: LOCAL_PLATFORM }));
+  assert.doesNotMatch(file(none, CONTAINERD_CONFIG_PATH)!.content!, /config_path/, 'no registry yet: containerd as before');
+  assert.equal(none.files.some((f) => f.path!.startsWith(CONTAINERD_CERTS_DIR)), false);
+  for (const endpoint of ['10.213.7.1:40123', 'http://10.213.7.1', 'ftp://10.213.7.1:1']) {
+    assert.throws(() => nodeParts(worker({ platform: { ...LOCAL_PLATFORM, registryMirror: () => ({ endpoint, registries: [] }) } })),
+      (e: unknown) => e instanceof InvalidProfileInput && e.field === 'registryMirror.endpoint', endpoint);
+  }
 });
 
 test('a control plane with the VIP endpoint: keepalived, haproxy and curl pinned, their files, units restarted on them', () => {

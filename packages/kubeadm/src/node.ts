@@ -7,7 +7,7 @@
  */
 import type { File, Package, Unit } from '@herd/proto';
 import { PATCHES_DIR } from './config.js';
-import { CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, cniBridgeConfig, containerdConfig } from './containerd.js';
+import { CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, cniBridgeConfig, containerdConfig, registryHostsFiles } from './containerd.js';
 import { ENDPOINT_PACKAGES, HAPROXY_CONFIG_PATH, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH, endpointFiles, type ControlPlaneEndpoint } from './endpoint.js';
 import { InvalidProfileInput } from './errors.js';
 import type { Platform } from './platform.js';
@@ -92,8 +92,10 @@ function units(o: NodeProfileInput): Unit[] {
 
 function files(o: NodeProfileInput): File[] {
   const patch = o.platform.kubeletPatch(o.node);
+  const mirror = o.platform.registryMirror?.();
   return [
-    { path: CONTAINERD_CONFIG_PATH, content: containerdConfig({ platform: o.platform, pauseImage: o.pauseImage }), mode: 0o644 },
+    { path: CONTAINERD_CONFIG_PATH, content: containerdConfig({ platform: o.platform, pauseImage: o.pauseImage, ...(mirror ? { mirror } : {}) }), mode: 0o644 },
+    ...(mirror ? registryHostsFiles(mirror) : []),
     ...(o.podCidr === undefined ? [] : [{ path: CNI_CONFIG_PATH, content: cniBridgeConfig({ podCidr: o.podCidr }), mode: 0o644 }]),
     ...(patch === undefined ? [] : [{ path: KUBELET_PATCH_PATH, content: patch, mode: 0o644 }]),
     ...(servesEndpoint(o) ? endpointFiles(o.endpoint, { name: o.node, address: o.address }) : []),

@@ -45,6 +45,19 @@ export interface Platform {
   pauseImage?(version: string): string | undefined;
   /** Exact versions of the Debian packages nodes need (containerd, runc, …) that the platform serves; Git's os.packages win. */
   debianVersions?(): Record<string, string>;
+  /**
+   * The registry every node's containerd pulls the usual registries' images from (an
+   * air-gapped platform's own), once it is known; undefined: pull from the registries themselves.
+   */
+  registryMirror?(): RegistryMirror | undefined;
+}
+
+/** A registry that stands in for others: containerd's hosts.toml for each of `registries` points to `endpoint`. */
+export interface RegistryMirror {
+  /** http://HOST:PORT or https://HOST:PORT of a registry serving the distribution API. */
+  endpoint: string;
+  /** The registries' names as images name them: registry.k8s.io, docker.io, quay.io, … */
+  registries: readonly string[];
 }
 
 /** A VM or bare-metal machine with cgroup v2 and a registry in reach: nothing special. */

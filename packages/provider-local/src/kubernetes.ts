@@ -1,18 +1,20 @@
 /**
  * Kubernetes for the `local` provider's machines, which reach nothing beyond their bridge:
  * scripts/build-kubernetes.sh builds a version from the Go module proxy into herd's cache
- * (tens of minutes cold, seconds warm), and its packages go into the provider's apt
- * repository, which aptSources() serves the machines.
+ * (tens of minutes cold, seconds warm), its packages go into the provider's apt
+ * repository, which aptSources() serves the machines, and its images into the provider's
+ * registry, which the nodes' containerd pulls from.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AptRepository } from '@herd/aptrepo';
+import type { ImageRegistry, PushResult } from '@herd/image-registry';
 import { ProviderError } from '@herd/provider';
 import type { Logger } from '@herd/sys';
-import { debianRevision, IMAGES_PACKAGE } from './platform.js';
+import { debianRevision } from './platform.js';
 
 /** scripts/build-kubernetes.sh, found from this file (dist/ or src/ of packages/provider-local). */
 export const BUILD_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../scripts/build-kubernetes.sh');
@@ -29,10 +31,7 @@ export type BuildRunner = (version: string, progress: (line: string) => void) =>
 /** The .debs a node of `version` installs, from the cache; undefined while any is missing. */
 export function versionDebs(kubernetesCache: string, version: string): string[] | undefined {
   const revision = debianRevision(version);
-  const own = [
-    ...['kubeadm', 'kubelet', 'kubectl'].map((p) => join(kubernetesCache, version, 'debs', `${p}_${revision}_amd64.deb`)),
-    join(kubernetesCache, version, 'images-deb', `${IMAGES_PACKAGE}_${revision}_amd64.deb`),
-  ];
+  const own = ['kubeadm', 'kubelet', 'kubectl'].map((p) => join(kubernetesCache, version, 'debs', `${p}_${revision}_amd64.deb`));
   let runtime: string[] = [];
   try {
     runtime = readdirSync(join(kubernetesCache, 'debian')).filter((f) => f.endsWith('.deb')).sort().map((f) => join(kubernetesCache, 'debian', f));
@@ -44,12 +43,19 @@ export function versionDebs(kubernetesCache: string, version: string): string[] 
 export interface PrepareOptions {
   kubernetesCache: string;
   repository(): Promise<AptRepository>;
+  registry(): Promise<ImageRegistry>;
   build: BuildRunner;
   logger: Logger;
 }
 
-/** Builds the version when the cache lacks it, then publishes its packages; idempotent. */
-export async function prepareKubernetes(version: string, options: PrepareOptions, progress: (message: string) => void = () => {}): Promise<void> {
+/** What prepareKubernetes did: packages added to the repository, images pushed to the registry (others were there). */
+export interface Prepared {
+  added: number;
+  images: PushResult[];
+}
+
+/** Builds the version when the cache lacks it, then publishes its packages and pushes its images; idempotent. */
+export async function prepareKubernetes(version: string, options: PrepareOptions, progress: (message: string) => void = () => {}): Promise<Prepared> {
   debianRevision(version); // a bad version is refused before anything runs
   version = version.startsWith('v') ? version : `v${version}`;
   let debs = versionDebs(options.kubernetesCache, version);
@@ -69,6 +75,32 @@ export async function prepareKubernetes(version: string, options: PrepareOptions
   const fresh = debs.filter((deb) => size(join(repo.published, basename(deb))) !== size(deb));
   if (fresh.length) await repo.add(...fresh);
   options.logger.info({ version, packages: debs.length, added: fresh.length }, 'Kubernetes packages published to the local apt repository');
+  const images = await pushImages(options.kubernetesCache, version, await options.registry());
+  const pushed = images.filter((i) => i.pushed).length;
+  if (pushed) progress(`pushed ${pushed} of ${images.length} images of Kubernetes ${version} to the cluster's registry`);
+  options.logger.info({ version, images: images.length, pushed }, 'Kubernetes images in the cluster\'s registry');
+  return { added: fresh.length, images };
+}
+
+/**
+ * Pushes every OCI archive of VERSION/images/ (each names its image) to the registry, and
+ * checks that each reference images.txt lists is among them: that list is what nodes pull.
+ */
+export async function pushImages(kubernetesCache: string, version: string, registry: ImageRegistry): Promise<PushResult[]> {
+  const dir = join(kubernetesCache, version, 'images');
+  let listed: string[];
+  try {
+    listed = readFileSync(join(dir, 'images.txt'), 'utf8').split('\n').filter(Boolean);
+  } catch (e) {
+    throw new ProviderError(`Kubernetes ${version} has no ${join(dir, 'images.txt')}: run scripts/build-kubernetes.sh ${version}`, { cause: e });
+  }
+  const archives = readdirSync(dir).filter((f) => f.endsWith('.tar')).sort();
+  const results: PushResult[] = [];
+  // One at a time: each push reads hundreds of megabytes, and the host has few cores.
+  for (const archive of archives) results.push(await registry.push(join(dir, archive)));
+  const missing = listed.filter((ref) => !results.some((r) => r.reference === ref));
+  if (missing.length) throw new ProviderError(`${dir} has no OCI archive for ${missing.join(', ')} (listed in images.txt)`);
+  return results;
 }
 
 /** The real build: bash scripts/build-kubernetes.sh VERSION --cache DIR, its output streamed line by line. */

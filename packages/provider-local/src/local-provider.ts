@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalProviderSpec } from '@herd/api';
 import { AptRepository } from '@herd/aptrepo';
+import { freePort, ImageRegistry } from '@herd/image-registry';
 import { Bridge, Machine, NETWORK_PREFIX, ensureImage, HostNotReadyError } from '@herd/nspawn';
 import type { Platform } from '@herd/kubeadm';
 import type { AptSource } from '@herd/proto';
@@ -56,6 +57,9 @@ export class LocalProvider implements Provider {
   private bridge?: Bridge;
   private repoUrl?: string;
   private repoReady?: Promise<AptRepository>;
+  private registryReady?: Promise<ImageRegistry>;
+  /** HOST:PORT of the registry once it serves: the platform's mirror for every node. */
+  private registryAddress?: string;
   private allocating: Promise<unknown> = Promise.resolve();
   private readonly exec: Executor;
   private readonly cacheDir: string;
@@ -70,11 +74,13 @@ export class LocalProvider implements Provider {
     this.exec = options.exec ?? createExecutor({ logger: options.logger });
     this.cacheDir = options.cacheDir ?? herdCacheDir();
     const kubernetesCache = kubernetesCacheDir(this.cacheDir);
-    const platform = localPlatform(cachedArtifacts(kubernetesCache));
+    const platform = localPlatform(cachedArtifacts(kubernetesCache), () => this.registryAddress);
     const build = options.buildKubernetes ?? scriptBuildRunner(this.cacheDir, options.logger);
     this.kubernetes = {
       platform: (): Platform => platform,
-      prepare: (version, progress) => prepareKubernetes(version, { kubernetesCache, repository: () => this.repository(), build, logger: options.logger }, progress),
+      prepare: async (version, progress) => {
+        await prepareKubernetes(version, { kubernetesCache, repository: () => this.repository(), registry: () => this.imageRegistry(), build, logger: options.logger }, progress);
+      },
       virtualAddress: async () => (await this.network()).address(VIRTUAL_IP_HOST),
       interface: 'host0',
     };
@@ -199,10 +205,38 @@ export class LocalProvider implements Provider {
     return this.repoReady;
   }
 
+  /**
+   * The cluster's image registry (docker-registry on the bridge), started on first use and
+   * stopped by close(); its port is recorded, so the nodes' mirror configuration stays the
+   * same across coordinator restarts, and its storage stays until the cluster's network goes.
+   */
+  imageRegistry(): Promise<ImageRegistry> {
+    this.registryReady ??= (async () => {
+      const bridge = await this.network();
+      const dir = this.registryDir;
+      const record = join(dir, 'registry.json');
+      let port: number | undefined;
+      try { port = (JSON.parse(await fs.readFile(record, 'utf8')) as { port: number }).port; } catch { /* first use */ }
+      port ??= await freePort(bridge.hostAddress);
+      const registry = await ImageRegistry.start({ dir, host: bridge.hostAddress, port, exec: this.exec, logger: this.options.logger });
+      // What a user reads to push their own images (docs/providers.md, "The cluster's registry").
+      await fs.writeFile(record, `${JSON.stringify({ port, address: registry.address, url: registry.url }, null, 2)}\n`);
+      this.registryAddress = registry.address;
+      return registry;
+    })().catch((e: unknown) => { this.registryReady = undefined; throw e; });
+    return this.registryReady;
+  }
+
+  private get registryDir(): string { return join(this.options.dir, 'registry', this.options.cluster); }
+
   async close(): Promise<void> {
     const ready = this.repoReady;
     this.repoReady = undefined;
     await (await ready?.catch(() => undefined))?.close();
+    const registry = this.registryReady;
+    this.registryReady = undefined;
+    this.registryAddress = undefined;
+    await (await registry?.catch(() => undefined))?.stop();
   }
 
   private machineOptions(record: MachineRecord, bridge: Bridge, image: string) {
@@ -273,6 +307,7 @@ export class LocalProvider implements Provider {
     await this.bridge?.release();
     this.bridge = undefined;
     await fs.rm(join(this.options.dir, 'networks', `${this.options.cluster}.json`), { force: true });
+    await ImageRegistry.remove(this.registryDir);
   }
 }
 

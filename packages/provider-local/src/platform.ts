@@ -1,19 +1,21 @@
 /**
  * The `local` provider's machines as Kubernetes nodes: systemd-nspawn machines on a cgroup
- * v1 host, with no registry in reach. Each setting exists only because of that; the proven
- * recipe and the longer story are in test/kubernetes/ and docs/test-world.md ("Kubernetes
- * in the test world").
+ * v1 host, whose only registry is the provider's own on their bridge. Each setting exists
+ * only because of that; the proven recipe and the longer story are in test/kubernetes/ and
+ * docs/test-world.md ("Kubernetes in the test world").
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Platform } from '@herd/kubeadm';
 import type { File, Package } from '@herd/proto';
 
-/** The package scripts/build-kubernetes.sh makes of a version's images (it imports them into containerd). */
-export const IMAGES_PACKAGE = 'kubernetes-images';
 export const CGROUP_ROOT_SCRIPT = '/usr/local/sbin/herd-cgroup-root';
-export const IMPORT_IMAGES_SCRIPT = '/usr/local/sbin/herd-import-images';
 export const KUBELET_DROP_IN = '/etc/systemd/system/kubelet.service.d/20-herd-cgroup-root.conf';
+/**
+ * The registries whose images local nodes pull from the provider's registry instead (the
+ * ones Kubernetes, its add-ons and most public images are named by); nothing else is in reach.
+ */
+export const MIRRORED_REGISTRIES: readonly string[] = ['registry.k8s.io', 'docker.io', 'quay.io', 'ghcr.io'];
 
 /**
  * The kubelet's cgroup root on node NODE. The machines of a host see the same cgroup v1
@@ -66,21 +68,11 @@ fi
 `;
 }
 
-/**
- * The kubelet's drop-in: the cgroup root first, then the images. The images package's
- * postinst imports them too, but on a fresh node it runs before the node's containerd
- * configuration arrives (the agent converges packages before files), unpacked for Debian's
- * default snapshotter, which local machines cannot use; kubeadm's preflight does not look
- * for images when imagePullPolicy is Never, and its static pods would then try to pull. The
- * kubelet's start (kubeadm starts it at init and join) is where the final configuration is
- * certain; the import is a no-op once done, and may take minutes the first time.
- */
+/** The kubelet's drop-in: its cgroup root exists before every start (cgroupRootScript says why each time). */
 export function kubeletDropIn(): string {
-  return `# Written by herd (the local provider's platform): see ${CGROUP_ROOT_SCRIPT} and ${IMPORT_IMAGES_SCRIPT}.
+  return `# Written by herd (the local provider's platform): see ${CGROUP_ROOT_SCRIPT}.
 [Service]
 ExecStartPre=${CGROUP_ROOT_SCRIPT}
-ExecStartPre=-${IMPORT_IMAGES_SCRIPT}
-TimeoutStartSec=15min
 `;
 }
 
@@ -120,16 +112,19 @@ export function cachedArtifacts(kubernetesCacheDir: string): KubernetesArtifacts
   };
 }
 
-/** The platform of the `local` provider's machines. */
-export function localPlatform(artifacts: KubernetesArtifacts): Platform {
+/**
+ * The platform of the `local` provider's machines; `registry` is the provider's registry
+ * (HOST:PORT on the bridge) once it serves, undefined before.
+ */
+export function localPlatform(artifacts: KubernetesArtifacts, registry: () => string | undefined = () => undefined): Platform {
   return {
     name: 'local (systemd-nspawn, cgroup v1)',
     // The machine's systemd does not own the controllers it would have to delegate: they are the host's, shared.
     cgroupDriver: 'cgroupfs',
     allowCgroupV1: true,
     ignorePreflightErrors: IGNORED_PREFLIGHT,
-    // Nothing to pull from: the images come as a package.
-    imagePullPolicy: 'Never',
+    // Pulled from the provider's registry (registryMirror), as on any node; only what is missing.
+    imagePullPolicy: 'IfNotPresent',
     // Their images are not built (kube-proxy's needs iptables inside, CoreDNS is another large module).
     disableAddons: { kubeProxy: true, coreDNS: true },
     containerd: {
@@ -142,7 +137,7 @@ export function localPlatform(artifacts: KubernetesArtifacts): Platform {
     },
     // Containers share the host's kernel: no modules to load, no br_netfilter sysctl to set.
     loadKernelModules: false,
-    packages: (version): Package[] => [{ name: IMAGES_PACKAGE, version: debianRevision(version), hold: true, allowDowngrade: false }],
+    packages: (): Package[] => [],
     files: (node): File[] => [
       { path: CGROUP_ROOT_SCRIPT, content: cgroupRootScript(kubeletCgroupRoot(node)), mode: 0o755 },
       { path: KUBELET_DROP_IN, content: kubeletDropIn(), mode: 0o644 },
@@ -154,5 +149,9 @@ cgroupRoot: ${kubeletCgroupRoot(node)}
 `,
     pauseImage: (version) => artifacts.imageRefs(version)?.find((ref) => /\/pause:/.test(ref)),
     debianVersions: () => artifacts.debianVersions(),
+    registryMirror: () => {
+      const address = registry();
+      return address === undefined ? undefined : { endpoint: `http://${address}`, registries: MIRRORED_REGISTRIES };
+    },
   };
 }
