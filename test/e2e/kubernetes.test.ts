@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { commit, git } from '../support.js';
-import { kubectlOf, saveHostSysctls } from '../kubernetes/node.js';
+import { kubectlOf, kubernetesCacheDir, saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
 const FROM = '1.34.4';
@@ -106,6 +107,31 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     const apply = spawnSync(kubectlOf(FROM), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: workload(pause), encoding: 'utf8' });
     assert.equal(apply.status, 0, apply.stderr);
     await kubectl('rollout', 'status', 'deployment/web', '--timeout=10m');
+  });
+
+  await t.test('images come from the cluster\'s registry: the nodes run its digests, and a user\'s own image pushed there runs as a pod', async () => {
+    const { address } = JSON.parse(readFileSync(join(state, 'providers/local/registry/kube/registry.json'), 'utf8')) as { address: string };
+    const cache = join(kubernetesCacheDir(), `v${FROM}`);
+    const worker = workersOf(await wait('status', () => true))[0]!;
+    // Nothing preloads images any more: what a node has, it pulled, and the registry is all it reaches.
+    const onNode = new Map(inside(state, worker, 'ctr', '-n', 'k8s.io', 'images', 'ls').split('\n').slice(1).map((l) => l.split(/\s+/)).map((c) => [c[0]!, c[2]!]));
+    const pause = readFileSync(join(cache, 'images/images.txt'), 'utf8').split('\n').find((r) => /\/pause:/.test(r))!;
+    const digest = (await fetch(`http://${address}/v2/${pause.slice(pause.indexOf('/') + 1).replace(':', '/manifests/')}`, {
+      method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    })).headers.get('docker-content-digest');
+    assert.equal(onNode.get(pause), digest, `${worker} pulled ${pause} from ${address}`);
+    // As docs/providers.md tells a user: an image (here one from oci-image.mjs), skopeo copy, then the usual name in a pod.
+    const archive = join(root, 'hello.tar');
+    spawnSync('node', [fileURLToPath(new URL('../../scripts/kubernetes/oci-image.mjs', import.meta.url)), '--ref', 'herd-test/hello:v1',
+      '--file', `${join(cache, 'bin/pause')}:/hello`, '--entrypoint', '/hello', '--out', archive], { stdio: 'inherit' });
+    const push = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', `oci-archive:${archive}`, `docker://${address}/herd-test/hello:v1`], { encoding: 'utf8' });
+    assert.equal(push.status, 0, push.stderr);
+    await kubectl('run', 'hello', '--image=docker.io/herd-test/hello:v1', '--image-pull-policy=Always', '--restart=Never');
+    await kubectl('wait', 'pod/hello', '--for=condition=Ready', '--timeout=5m');
+    const pod = JSON.parse(await kubectl('get', 'pod', 'hello', '-o', 'json')) as { status: { containerStatuses: { imageID: string }[] } };
+    const pushed = JSON.parse(spawnSync('tar', ['-xOf', archive, 'index.json'], { encoding: 'utf8' }).stdout) as { manifests: { digest: string }[] };
+    assert.ok(pod.status.containerStatuses[0]!.imageID.endsWith(pushed.manifests[0]!.digest), `the pod runs the pushed image: ${pod.status.containerStatuses[0]!.imageID}`);
+    await kubectl('delete', 'pod', 'hello', '--wait=false');
   });
 
   await t.test(`a commit with v${TO} upgrades every node; never more than 1 unschedulable, the PDB never violated`, async () => {
