@@ -79,7 +79,7 @@ async function world(t: TestContext, s: Shape) {
     kubeClient: (config) => { log.push(`kube client for ${config.server}`); return kube as unknown as KubeClient; },
   });
   return {
-    cluster, machines, kube, agents, log, lifecycle, secrets, dir, admin, prepared,
+    cluster, machines, kube, agents, log, lifecycle, secrets, dir, admin, prepared, provider,
     round: () => lifecycle.round(cluster, provider, machines),
     /** Starts the plan's actions, waits for them, and returns what they did. */
     async run(plan: ClusterPlan): Promise<string[]> {
@@ -123,6 +123,11 @@ test('bootstrap: kubeadm init on the converged control plane; its admin kubeconf
   assert.equal(w.lifecycle.status().apiVersion, 'v1.34.4');
   assert.deepEqual(actions(next), ['join w1'], 'initialized: no second init, the worker joins');
   assert.deepEqual(w.prepared, ['v1.34.4'], "the provider prepared the version's packages once");
+  // A provider made again (its settings changed) serves its own repository and registry: prepared again, once.
+  const remade = { ...w.provider } as Provider;
+  await w.lifecycle.round(w.cluster, remade, w.machines);
+  await w.lifecycle.round(w.cluster, remade, w.machines);
+  assert.deepEqual(w.prepared, ['v1.34.4', 'v1.34.4']);
 });
 
 test('worker join: a bootstrap token made through the API, and the CA pin of the admin kubeconfig', async (t) => {

@@ -100,6 +100,8 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private endpoint?: { address: string; vip?: ControlPlaneEndpoint };
   private platform: Platform = DEFAULT_PLATFORM;
   private readonly prepared = new Set<string>();
+  /** The provider the versions in `prepared` were prepared by: a new one (settings changed) prepares them again. */
+  private preparedBy?: Provider;
   private etcd?: { members: string[]; at: number };
   private desired = '';
   /** The API server's version when it last answered. */
@@ -116,6 +118,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   async round(cluster: Cluster, provider: Provider, machines: Machine[]): Promise<ClusterPlan> {
     this.desired = kubeVersion(cluster.spec.kubernetes.version);
     this.platform = provider.kubernetes?.platform() ?? DEFAULT_PLATFORM;
+    if (provider !== this.preparedBy) { this.prepared.clear(); this.preparedBy = provider; }
     await this.loadSecrets(cluster);
     const view = await readApi(this.kube, this.options.holder);
     // An API that does not answer (its server restarting in an upgrade, say) changes no fact:
