@@ -75,10 +75,9 @@ export async function prepareKubernetes(version: string, options: PrepareOptions
   const fresh = debs.filter((deb) => size(join(repo.published, basename(deb))) !== size(deb));
   if (fresh.length) await repo.add(...fresh);
   options.logger.info({ version, packages: debs.length, added: fresh.length }, 'Kubernetes packages published to the local apt repository');
-  const registry = await options.registry();
-  const images = await pushImages(options.kubernetesCache, version, registry);
+  const images = await pushImages(options.kubernetesCache, version, await options.registry());
   const pushed = images.filter((i) => i.pushed).length;
-  if (pushed) progress(`pushed ${pushed} of ${images.length} images of Kubernetes ${version} to the cluster's registry ${registry.url}`);
+  if (pushed) progress(`pushed ${pushed} of ${images.length} images of Kubernetes ${version} to the cluster's registry`);
   options.logger.info({ version, images: images.length, pushed }, 'Kubernetes images in the cluster\'s registry');
   return { added: fresh.length, images };
 }

@@ -79,7 +79,10 @@ export class LocalProvider implements Provider {
     this.kubernetes = {
       platform: (): Platform => platform,
       prepare: async (version, progress) => {
+        const starting = !this.registryReady;
         await prepareKubernetes(version, { kubernetesCache, repository: () => this.repository(), registry: () => this.imageRegistry(), build, logger: options.logger }, progress);
+        // Where a user pushes their own images (docs/providers.md), shown once per coordinator start.
+        if (starting && this.registryAddress) progress?.(`image registry http://${this.registryAddress} (push your own images there: docs/providers.md)`);
       },
       virtualAddress: async () => (await this.network()).address(VIRTUAL_IP_HOST),
       interface: 'host0',
