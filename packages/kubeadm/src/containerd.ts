@@ -78,9 +78,8 @@ server = "${server}"
       if (registry === own) throw new InvalidProfileInput('registryMirror.registries', `${registry} is the mirror itself`);
       return { path: `${CONTAINERD_CERTS_DIR}/${registry}/hosts.toml`, content: hosts(upstream(registry)), mode: 0o644 };
     }),
-    { path: `${CONTAINERD_CERTS_DIR}/${own}/hosts.toml`, content: `# Written by herd (@herd/kubeadm): the registry mirror itself
-server = "${mirror.endpoint}"
-`, mode: 0o644 },
+    // The mirror itself; containerd 1.6 refuses a hosts.toml without a [host] table ("invalid `host` tree").
+    { path: `${CONTAINERD_CERTS_DIR}/${own}/hosts.toml`, content: hosts(mirror.endpoint), mode: 0o644 },
   ];
 }
 
