@@ -63,6 +63,7 @@ export class ImageRegistry {
   }
 
   get url(): string { return `http://${this.address}`; }
+  get port(): number { return this.options.port; }
 
   static async start(options: ImageRegistryOptions): Promise<ImageRegistry> {
     const logger = options.logger ?? silentLogger();

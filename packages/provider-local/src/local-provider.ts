@@ -220,10 +220,19 @@ export class LocalProvider implements Provider {
       const record = join(dir, 'registry.json');
       let port: number | undefined;
       try { port = (JSON.parse(await fs.readFile(record, 'utf8')) as { port: number }).port; } catch { /* first use */ }
-      port ??= await freePort(bridge.hostAddress);
-      const registry = await ImageRegistry.start({ dir, host: bridge.hostAddress, port, exec: this.exec, logger: this.options.logger });
-      // What a user reads to push their own images (docs/providers.md, "The cluster's registry").
-      await fs.writeFile(record, `${JSON.stringify({ port, address: registry.address, url: registry.url }, null, 2)}\n`);
+      const start = async (at: number) => ImageRegistry.start({ dir, host: bridge.hostAddress, port: at, exec: this.exec, logger: this.options.logger });
+      let registry: ImageRegistry;
+      if (port === undefined) {
+        registry = await start(await freePort(bridge.hostAddress));
+      } else {
+        // The recorded port taken by something else meanwhile: another one (the nodes' mirror files follow).
+        registry = await start(port).catch(async (e: unknown) => {
+          this.options.logger.warn({ err: e, port }, 'the image registry cannot use its recorded port; choosing another');
+          return start(await freePort(bridge.hostAddress));
+        });
+      }
+      // What a user reads to push their own images (docs/providers.md, "Your own images in a local cluster").
+      await fs.writeFile(record, `${JSON.stringify({ port: registry.port, address: registry.address, url: registry.url }, null, 2)}\n`);
       this.registryAddress = registry.address;
       return registry;
     })().catch((e: unknown) => { this.registryReady = undefined; throw e; });
