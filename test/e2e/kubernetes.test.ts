@@ -114,7 +114,8 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     const cache = join(kubernetesCacheDir(), `v${FROM}`);
     const worker = workersOf(await wait('status', () => true))[0]!;
     // Nothing preloads images any more: what a node has, it pulled, and the registry is all it reaches.
-    const onNode = new Map(inside(state, worker, 'ctr', '-n', 'k8s.io', 'images', 'ls').split('\n').slice(1).map((l) => l.split(/\s+/)).map((c) => [c[0]!, c[2]!]));
+    const listed = inside(state, worker, 'ctr', '-n', 'k8s.io', 'images', 'ls').split('\n').slice(1).map((l) => l.split(/\s+/));
+    const onNode = new Map(listed.map((c) => [c[0]!, c[2]!]));
     const pause = readFileSync(join(cache, 'images/images.txt'), 'utf8').split('\n').find((r) => /\/pause:/.test(r))!;
     const digest = (await fetch(`http://${address}/v2/${pause.slice(pause.indexOf('/') + 1).replace(':', '/manifests/')}`, {
       method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
@@ -125,7 +126,8 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     spawnSync('node', [fileURLToPath(new URL('../../scripts/kubernetes/oci-image.mjs', import.meta.url)), '--ref', 'herd-test/hello:v1',
       '--file', `${join(cache, 'bin/pause')}:/hello`, '--entrypoint', '/hello', '--out', archive], { stdio: 'inherit' });
     const digestFile = join(root, 'hello.digest');
-    const push = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', '--digestfile', digestFile, `oci-archive:${archive}`, `docker://${address}/herd-test/hello:v1`], { encoding: 'utf8' });
+    const target = `docker://${address}/herd-test/hello:v1`;
+    const push = spawnSync('skopeo', ['copy', '--dest-tls-verify=false', '--digestfile', digestFile, `oci-archive:${archive}`, target], { encoding: 'utf8' });
     assert.equal(push.status, 0, push.stderr);
     await kubectl('run', 'hello', '--image=docker.io/herd-test/hello:v1', '--image-pull-policy=Always', '--restart=Never');
     await kubectl('wait', 'pod/hello', '--for=condition=Ready', '--timeout=5m');

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CNI_CONFIG_PATH, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
+  CNI_CONFIG_PATH, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput,
+  KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
   KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
 } from '@herd/kubeadm';
 import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER, LOCAL_PLATFORM } from './fixtures.js';
@@ -56,7 +57,8 @@ test('a local worker: nspawn\'s containerd settings, its kubelet patch and files
 test('a registry mirror: containerd reads certs.d, and each mirrored registry\'s hosts.toml points to it; none without one', () => {
   const mirror = { endpoint: 'http://10.213.7.1:40123', registries: ['registry.k8s.io', 'docker.io'] };
   const parts = nodeParts(worker({ platform: { ...LOCAL_PLATFORM, registryMirror: () => mirror } }));
-  assert.match(file(parts, CONTAINERD_CONFIG_PATH)!.content!, /^ {2}\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\]\n {4}config_path = "\/etc\/containerd\/certs\.d"$/m);
+  const registrySection = /^ {2}\[plugins\."io\.containerd\.grpc\.v1\.cri"\.registry\]\n {4}config_path = "\/etc\/containerd\/certs\.d"$/m;
+  assert.match(file(parts, CONTAINERD_CONFIG_PATH)!.content!, registrySection);
   const hosts = parts.files.filter((f) => f.path!.startsWith(`${CONTAINERD_CERTS_DIR}/`)).map((f) => f.path);
   assert.deepEqual(hosts, ['registry.k8s.io', 'docker.io', '10.213.7.1:40123'].map((h) => `${CONTAINERD_CERTS_DIR}/${h}/hosts.toml`));
   const k8s = file(parts, `${CONTAINERD_CERTS_DIR}/registry.k8s.io/hosts.toml`)!.content!;

@@ -88,7 +88,8 @@ test('prepare builds a version only when the cache lacks its packages, publishes
 
   // An image listed without its archive is refused, by name.
   await fs.rm(join(cache, 'v1.34.4', 'images', 'pause.tar'));
-  await assert.rejects(prepareKubernetes('v1.34.4', options), (e: Error) => e instanceof ProviderError && e.message.includes('no OCI archive for registry.k8s.io/pause:3.10.1'));
+  await assert.rejects(prepareKubernetes('v1.34.4', options),
+    (e: Error) => e instanceof ProviderError && e.message.includes('no OCI archive for registry.k8s.io/pause:3.10.1'));
 
   const broken = { ...options, build: async () => {} };
   await assert.rejects(prepareKubernetes('v1.35.4', broken), (e: Error) => e instanceof ProviderError && /finished without the packages/.test(e.message));
@@ -98,7 +99,11 @@ test('prepare builds a version only when the cache lacks its packages, publishes
 
 test('the local platform: cgroupfs on cgroup v1, per-node cgroup root, images pulled through the provider\'s registry once it serves', () => {
   let registry: string | undefined;
-  const platform = localPlatform({ imageRefs: () => ['registry.k8s.io/kube-apiserver:v1.34.4', 'registry.k8s.io/pause:3.10.1'], debianVersions: () => ({ containerd: '1.6.20~ds1-1+b1' }) }, () => registry);
+  const artifacts = {
+    imageRefs: () => ['registry.k8s.io/kube-apiserver:v1.34.4', 'registry.k8s.io/pause:3.10.1'],
+    debianVersions: () => ({ containerd: '1.6.20~ds1-1+b1' }),
+  };
+  const platform = localPlatform(artifacts, () => registry);
   assert.equal(platform.cgroupDriver, 'cgroupfs');
   assert.equal(platform.allowCgroupV1, true);
   assert.equal(platform.imagePullPolicy, 'IfNotPresent');
@@ -121,7 +126,8 @@ test('the local platform: cgroupfs on cgroup v1, per-node cgroup root, images pu
   assert.deepEqual(platform.debianVersions?.(), { containerd: '1.6.20~ds1-1+b1' });
 });
 
-test(`local provider: a machine gets Kubernetes ${VERSION} from the provider alone, its images pulled from the provider's registry`, { timeout: 4 * 3600_000 }, async (t) => {
+const machineTest = `local provider: a machine gets Kubernetes ${VERSION} from the provider alone, its images pulled from the provider's registry`;
+test(machineTest, { timeout: 4 * 3600_000 }, async (t) => {
   const logger = createLogger({ name: 'local-kubernetes-test', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
   const dir = await fs.mkdtemp(join(tmpdir(), 'herd-local-kubernetes-'));
   const provider = new LocalProvider({ dir, cluster: CLUSTER, logger });
@@ -176,7 +182,7 @@ test(`local provider: a machine gets Kubernetes ${VERSION} from the provider alo
 
   const imageRefs = readFileSync(join(kubernetesCacheDir(herdCacheDir()), VERSION, 'images', 'images.txt'), 'utf8').split('\n').filter(Boolean);
 
-  await t.test(`prepare(${VERSION}) publishes kubeadm, kubelet, kubectl and the runtime, pushes the images to the registry; again, it adds nothing`, async () => {
+  await t.test(`prepare(${VERSION}) publishes kubeadm, kubelet, kubectl and the runtime, pushes the images; again, it adds nothing`, async () => {
     const progress: string[] = [];
     await provider.kubernetes.prepare(VERSION, (line) => { progress.push(line); logger.info({ line }, 'prepare'); });
     const published = await fs.readdir(join(dir, 'apt', 'published'));
@@ -201,7 +207,7 @@ test(`local provider: a machine gets Kubernetes ${VERSION} from the provider alo
     return refs.map((ref) => / complete .*\btrue\s*$/.test(check.find((l) => l.startsWith(`${ref} `)) ?? ''));
   };
 
-  await t.test('installed in the agent\'s order with the node profile\'s files, kubeadm pulls every image it lists through the mirror, unpacked for native', async () => {
+  await t.test('installed in the agent\'s order with the profile\'s files, kubeadm pulls each image it lists through the mirror, for native', async () => {
     assert.ok(pauseImage && imageRefs.includes(pauseImage), `the platform knows the pause image: ${pauseImage}`);
     const [source] = await provider.aptSources();
     await fs.writeFile(join(machine.rootfs, 'etc/apt/sources.list.d/herd-local.list'), `${source!.line}\n`);
@@ -251,7 +257,7 @@ proxy:
     assert.deepEqual(await unpackedForNative(wanted), wanted.map(() => true), `every image complete and unpacked for native: ${wanted.join(', ')}`);
   });
 
-  await t.test('a user\'s own image, pushed with skopeo as docs/providers.md says, is pulled on the node by its docker.io name and by the registry\'s', async () => {
+  await t.test('a user\'s own image, pushed with skopeo as docs/providers.md says, is pulled by its docker.io name and the registry\'s', async () => {
     const registry = await provider.imageRegistry();
     const work = await fs.mkdtemp(join(tmpdir(), 'herd-user-image-'));
     try {

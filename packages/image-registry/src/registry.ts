@@ -87,7 +87,8 @@ export class ImageRegistry {
       child.once('error', (e) => resolve(e));
     });
     if (spawned) {
-      throw new ImageRegistryError('start-failed', `cannot run ${REGISTRY_COMMAND} (Debian's docker-registry package; scripts/setup.sh installs it): ${spawned.message}`, { cause: spawned });
+      const why = `cannot run ${REGISTRY_COMMAND} (Debian's docker-registry package; scripts/setup.sh installs it): ${spawned.message}`;
+      throw new ImageRegistryError('start-failed', why, { cause: spawned });
     }
     process.on('exit', registry.onExit);
     await fs.writeFile(join(options.dir, 'registry.pid'), `${child.pid}\n`);
@@ -109,7 +110,10 @@ export class ImageRegistry {
       if (exited) throw new ImageRegistryError('start-failed', `${REGISTRY_COMMAND} on ${this.address} exited: ${this.stderrTail.join('\n') || 'no output'}`);
       const status = await fetch(`${this.url}/v2/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
       if (status === 200) return;
-      if (Date.now() > deadline) throw new ImageRegistryError('start-failed', `${REGISTRY_COMMAND} on ${this.address} did not answer /v2/ within ${timeoutMs} ms: ${this.stderrTail.join('\n') || 'no output'}`);
+      if (Date.now() > deadline) {
+        const output = this.stderrTail.join('\n') || 'no output';
+        throw new ImageRegistryError('start-failed', `${REGISTRY_COMMAND} on ${this.address} did not answer /v2/ within ${timeoutMs} ms: ${output}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -132,12 +136,15 @@ export class ImageRegistry {
       // --preserve-digests: the layers stay uncompressed as in the archive (no CPU spent
       // compressing on the host), and the registry's digest equals the archive's, so the
       // check above recognises the image next time.
-      await this.exec.run(SKOPEO_COMMAND, ['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', `oci-archive:${archive}`, `docker://${target}`], { timeoutMs: 10 * 60_000 });
+      const args = ['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', `oci-archive:${archive}`, `docker://${target}`];
+      await this.exec.run(SKOPEO_COMMAND, args, { timeoutMs: 10 * 60_000 });
     } catch (e) {
       throw new ImageRegistryError('push-failed', `pushing ${archive} to ${target} failed: ${(e as Error).message}`, { cause: e });
     }
     const pushed = await this.manifestDigest(path);
-    if (pushed !== digest) throw new ImageRegistryError('push-failed', `${target} has manifest ${pushed ?? 'none'} after the push, not the archive's ${digest}`);
+    if (pushed !== digest) {
+      throw new ImageRegistryError('push-failed', `${target} has manifest ${pushed ?? 'none'} after the push, not the archive's ${digest}`);
+    }
     return { reference, target, digest, pushed: true };
   }
 
@@ -220,7 +227,8 @@ async function archiveImage(archive: string, exec: Executor): Promise<{ referenc
   const reference = manifests[0]?.annotations?.[IMAGE_NAME_ANNOTATION];
   const digest = manifests[0]?.digest;
   if (manifests.length !== 1 || !reference || !digest) {
-    throw new ImageRegistryError('bad-archive', `${archive}: expected one manifest with an ${IMAGE_NAME_ANNOTATION} annotation in index.json, found ${manifests.length}`);
+    const found = `found ${manifests.length}`;
+    throw new ImageRegistryError('bad-archive', `${archive}: expected one manifest with an ${IMAGE_NAME_ANNOTATION} annotation in index.json, ${found}`);
   }
   return { reference, digest };
 }

@@ -80,7 +80,8 @@ export class LocalProvider implements Provider {
       platform: (): Platform => platform,
       prepare: async (version, progress) => {
         const starting = !this.registryReady;
-        await prepareKubernetes(version, { kubernetesCache, repository: () => this.repository(), registry: () => this.imageRegistry(), build, logger: options.logger }, progress);
+        const sources = { repository: () => this.repository(), registry: () => this.imageRegistry() };
+        await prepareKubernetes(version, { kubernetesCache, ...sources, build, logger: options.logger }, progress);
         // Where a user pushes their own images (docs/providers.md), shown once per coordinator start.
         if (starting && this.registryAddress) progress?.(`image registry http://${this.registryAddress} (push your own images there: docs/providers.md)`);
       },
