@@ -30,7 +30,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecutor, createLogger, herdCacheDir, type Executor, type Logger } from '@herd/sys';
-import { Bridge, Machine, ensureImage, registerTeardown } from '@herd/nspawn';
+import { BASE_PACKAGES, Bridge, Machine, ensureImage, registerTeardown } from '@herd/nspawn';
 import { AptRepository, downloadDebs } from '@herd/aptrepo';
 import { mountsUnder, sweepAbandonedWorlds, NETWORK_FILE, OWNER_FILE, WORLD_PREFIX } from './sweep.js';
 
@@ -63,6 +63,8 @@ export interface WorldOptions {
   kubernetesNode?: boolean;
   /** Lines for root's authorized_keys on every machine (for ssh tests). */
   authorizedKeys?: readonly string[];
+  /** Debian packages the machines' image has besides BASE_PACKAGES (another image, cached the same way). */
+  extraImagePackages?: readonly string[];
 }
 
 export class TestWorld {
@@ -83,7 +85,8 @@ export class TestWorld {
   static async start(hook: AfterHook | undefined, options: WorldOptions = {}): Promise<TestWorld> {
     const logger = createLogger({ name: 'test-world', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
     const exec = createExecutor({ logger });
-    const image = await ensureImage({ exec, logger });
+    const extra = options.extraImagePackages ?? [];
+    const image = await ensureImage({ exec, logger, ...(extra.length ? { include: [...BASE_PACKAGES, ...extra] } : {}) });
     for (const dir of await sweepAbandonedWorlds()) logger.warn({ dir }, 'removed a world its test process left behind');
     const dir = await mkdtemp(join(tmpdir(), WORLD_PREFIX));
     await writeFile(join(dir, OWNER_FILE), String(process.pid));
