@@ -201,11 +201,13 @@ export class FakeMachine {
         }).join('\n'),
       };
     }
-    if (verb === 'daemon-reload') {
+    // daemon-reload loads unit files written since; enable and disable (without --no-reload)
+    // work on the files on disk and reload systemd afterwards, as systemctl does.
+    if (verb === 'daemon-reload' || ((verb === 'enable' || verb === 'disable') && !rest.includes('--no-reload'))) {
       for (const path of this.fs.files.keys()) {
         if (path.startsWith('/etc/systemd/system/') && !this.units.has(path.slice(20))) this.units.set(path.slice(20), { enabled: false, active: false });
       }
-      return undefined;
+      if (verb === 'daemon-reload') return undefined;
     }
     const unit = this.units.get(rest[0]!);
     if (!unit) return { exitCode: 5, stderr: `Failed to ${verb} ${rest[0]}: Unit ${rest[0]} not found.\n` };
