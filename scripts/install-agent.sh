@@ -151,11 +151,14 @@ LockPersonality=yes
 WantedBy=multi-user.target
 EOF
 
-if [[ " ${changed[*]} " == *" $unit_file "* ]]; then systemctl daemon-reload; fi
 files_changed=${#changed[@]}
+# `systemctl enable` reloads systemd itself (reading the new unit file too): reload only when
+# no enable follows, since each reload costs as much as the rest of an install on a busy host.
 if ! systemctl is-enabled --quiet herd-agent.service; then
   systemctl enable --quiet herd-agent.service
   changed+=("enabled herd-agent.service")
+elif [[ " ${changed[*]} " == *" $unit_file "* ]]; then
+  systemctl daemon-reload
 fi
 if ((start)); then
   state=$(systemctl is-active herd-agent.service || true)
