@@ -90,6 +90,10 @@ export async function main(argv: string[]): Promise<number> {
   const state = new AgentState(fs, flags.state);
   const signal = stopOnSignals(logger);
   const tokenFile = flags['token-file'];
+  // Facts take a few hundred ms (systeminformation runs commands); read them while enrolling,
+  // not after it, before the first Hello. A failure surfaces where the agent awaits them.
+  const facts = readFacts();
+  facts.catch(() => {});
   let creds = await state.credentials();
   if (creds) {
     // Left behind only if the agent stopped between saving its credentials and deleting it.
@@ -117,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
   // certificate key, and the runner logs kind, id, outcome and duration instead.
   const operations = { exec: createExecutor(), fs, etcd: httpsEtcdGateway(fs) };
   const agent = new Agent({
-    credentials: creds, state, engine, logger, clock, facts: readFacts, intervalMs, heartbeatMs, metrics, operations,
+    credentials: creds, state, engine, logger, clock, facts: () => facts, intervalMs, heartbeatMs, metrics, operations,
     dryRun: flags['dry-run'], ...(flags.coordinator ? { coordinator: flags.coordinator } : {}),
   });
   await agent.run(signal);
