@@ -19,8 +19,8 @@
  *   (first runs at N >= 10, default 2), BENCH_RERUNS (re-runs after each first run, default 2).
  * Needs `ansible` (Debian's package; installed here with apt-get when missing, as root).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { createExecutor } from '@herd/sys';
@@ -64,8 +64,10 @@ try {
   const key = await testSshKey(hook);
   const world = await TestWorld.start(hook, { machines: 0, authorizedKeys: [key.publicKey], extraImagePackages: ['python3', 'python3-apt'] });
   const coordinator = await startBridgeCoordinator(hook, world);
-  const dir = await mkdtemp(join(tmpdir(), 'herd-bench-ansible-'));
-  hook.after(() => rm(dir, { recursive: true, force: true }));
+  // Inventories, variables, Ansible's temporary and control-socket directories: in the
+  // world's directory, which goes with the world, also when the bench is interrupted.
+  const dir = join(world.dir, 'ansible');
+  await mkdir(dir);
 
   // The work, once: the herd spec and Ansible's variables are both made from it.
   const names = Array.from({ length: 20 }, (_, i) => `herd-bench-${String(i + 1).padStart(2, '0')}`);
