@@ -119,7 +119,7 @@ try {
   /** The agents on `ms`, from copying the artifact in to every one converged; then no-change re-runs. */
   async function herd(ms: Machine[]): Promise<{ first: number; installed: number; connected: number; reruns: number[] }> {
     const refs = ms.map((m) => ({ cluster: 'bench', node: m.name }));
-    const flags = await Promise.all(refs.map((ref) => installFlags(coordinator, ref)));
+    const flags = await Promise.all(refs.map((ref, i) => installFlags(coordinator, ref, ms[i]!)));
     const generations = refs.map((ref) => coordinator.nodes.assign(ref, spec('first')));
     const connectedAt: number[] = [];
     const onHello = () => { connectedAt.push(performance.now()); };
