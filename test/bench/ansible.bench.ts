@@ -50,7 +50,8 @@ function ensureAnsible(): string {
     return version();
   } catch {
     console.log('ansible-playbook not found: apt-get install ansible (Debian\'s package, ansible-core and its collections)');
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ansible'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'ansible'],
+      { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
     return version();
   }
 }
@@ -163,10 +164,13 @@ try {
       `ansible_ssh_common_args='${key.options.join(' ')}'`,
       '',
     ].join('\n'));
-    const env = { ANSIBLE_CONFIG: join(HERE, 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'cp'), ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'), ANSIBLE_NOCOLOR: '1' };
+    const env = {
+      ANSIBLE_CONFIG: join(HERE, 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'cp'), ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'), ANSIBLE_NOCOLOR: '1',
+    };
     const play = async (what: string) => {
       const t = performance.now();
-      const run = await host.run('ansible-playbook', ['-i', inventory, '-e', `@${varsFile}`, '--forks', String(ms.length), PLAYBOOK], { env, timeoutMs: TIMEOUT_MS, allowFailure: true });
+      const args = ['-i', inventory, '-e', `@${varsFile}`, '--forks', String(ms.length), PLAYBOOK];
+      const run = await host.run('ansible-playbook', args, { env, timeoutMs: TIMEOUT_MS, allowFailure: true });
       const ms_ = performance.now() - t;
       const recap = [...run.stdout.matchAll(/^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm)];
       const bad = recap.filter((r) => r[4] !== '0' || r[5] !== '0');
@@ -229,19 +233,32 @@ try {
       // Alternate which tool goes first, so that neither always runs right after the floor.
       let h: Awaited<ReturnType<typeof herd>>;
       let a: Awaited<ReturnType<typeof ansible>>;
-      if (run % 2 === 0) { h = await onFresh(n, true, herd); a = await onFresh(n, true, ansible); } else { a = await onFresh(n, true, ansible); h = await onFresh(n, true, herd); }
+      if (run % 2 === 0) {
+        h = await onFresh(n, true, herd);
+        a = await onFresh(n, true, ansible);
+      } else {
+        a = await onFresh(n, true, ansible);
+        h = await onFresh(n, true, herd);
+      }
       entry.loads.push(load());
       entry.first.push({ floor: f.first, herd: h.first, ansible: a.first, herdPhases: { installed: h.installed, connected: h.connected } });
-      for (let r = 0; r < RERUNS; r++) entry.rerun.push({ floor: f.reruns[r]!, herd: h.reruns[r]!, ansible: a.reruns[r]!, herdPhases: { installed: 0, connected: 0 } });
-      console.log(`N=${n} run ${run + 1}: first floor ${(f.first / 1000).toFixed(1)} s, herd ${(h.first / 1000).toFixed(1)} s (installed ${(h.installed / 1000).toFixed(1)}, connected ${(h.connected / 1000).toFixed(1)}), ansible ${(a.first / 1000).toFixed(1)} s; `
-        + `re-runs floor ${f.reruns.map((x) => x.toFixed(0)).join('/')} ms, herd ${h.reruns.map((x) => x.toFixed(0)).join('/')} ms, ansible ${a.reruns.map((x) => x.toFixed(0)).join('/')} ms; load ${entry.loads.slice(-2).join(' → ')}`);
+      for (let r = 0; r < RERUNS; r++) {
+        entry.rerun.push({ floor: f.reruns[r]!, herd: h.reruns[r]!, ansible: a.reruns[r]!, herdPhases: { installed: 0, connected: 0 } });
+      }
+      const sec = (ms: number) => (ms / 1000).toFixed(1);
+      const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join('/');
+      console.log(`N=${n} run ${run + 1}: first floor ${sec(f.first)} s, herd ${sec(h.first)} s (installed ${sec(h.installed)}, `
+        + `connected ${sec(h.connected)}), ansible ${sec(a.first)} s; re-runs floor ${list(f.reruns)} ms, herd ${list(h.reruns)} ms, `
+        + `ansible ${list(a.reruns)} ms; load ${entry.loads.slice(-2).join(' → ')}`);
     }
   }
 
   const s = (x: number) => (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', cwd: HERE }).trim();
-  console.log(`\ncommit ${commit}, ${new Date().toISOString()}; host: ${cpus().length} × ${cpus()[0]?.model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${release()}; ${ansibleVersion}`);
-  console.log('| N | run | floor | herd | Ansible | herd above floor | Ansible above floor | Ansible / herd (total) | Ansible / herd (above floor) | samples |');
+  console.log(`\ncommit ${commit}, ${new Date().toISOString()}; host: ${cpus().length} × ${cpus()[0]?.model}, `
+    + `${(totalmem() / 2 ** 30).toFixed(1)} GiB, kernel ${release()}; ${ansibleVersion}`);
+  console.log('| N | run | floor | herd | Ansible | herd above floor | Ansible above floor | Ansible / herd (total) '
+    + '| Ansible / herd (above floor) | samples |');
   console.log('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const [n, { first, rerun, loads }] of results) {
     for (const [what, samples] of [['first', first], ['re-run', rerun]] as const) {
@@ -252,10 +269,12 @@ try {
       // Overheads per sample (the floor of the same run), then their medians.
       const herdAbove = median(samples.map((x) => x.herd - x.floor));
       const ansibleAbove = median(samples.map((x) => x.ansible - x.floor));
-      console.log(`| ${n} | ${what} | ${s(fl)} | ${s(he)} | ${s(an)} | ${s(herdAbove)} | ${s(ansibleAbove)} | ${(an / he).toFixed(1)}× | ${(ansibleAbove / herdAbove).toFixed(1)}× | ${samples.length} |`);
+      console.log(`| ${n} | ${what} | ${s(fl)} | ${s(he)} | ${s(an)} | ${s(herdAbove)} | ${s(ansibleAbove)} `
+        + `| ${(an / he).toFixed(1)}× | ${(ansibleAbove / herdAbove).toFixed(1)}× | ${samples.length} |`);
     }
     const f = first.map((x) => x.herdPhases);
-    console.log(`  N=${n} herd first run, medians: every install-agent.sh done ${s(median(f.map((p) => p.installed)))}, every agent connected ${s(median(f.map((p) => p.connected)))}; load average ${loads.join(', ')}`);
+    console.log(`  N=${n} herd first run, medians: every install-agent.sh done ${s(median(f.map((p) => p.installed)))}, `
+      + `every agent connected ${s(median(f.map((p) => p.connected)))}; load average ${loads.join(', ')}`);
   }
 } finally {
   for (const fn of afters.reverse()) await fn().catch((e: unknown) => console.error(e));

@@ -177,12 +177,14 @@ test('a unit drop-in written makes systemd read its units again; an unchanged on
 
 test('a new unit is written, enabled and started with one systemd reload (enable\'s own); a changed unit file reloads once', async () => {
   const machine = new FakeMachine();
-  const unit = { name: 'app.service', content: '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n', enabled: true, running: true, restartOn: [] };
+  const content = '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n';
+  const unit = { name: 'app.service', content, enabled: true, running: true, restartOn: [] };
+  const changes = () => machine.takeCalls().filter((c) => c.startsWith('systemctl') && !c.startsWith('systemctl show'));
   const first = await roundOn(machine, { units: [unit] });
   assert.equal(condition(first, 'Units').status, 'True');
-  assert.deepEqual(machine.takeCalls().filter((c) => c.startsWith('systemctl') && !c.startsWith('systemctl show')), ['systemctl enable app.service', 'systemctl start app.service']);
-  await roundOn(machine, { units: [{ ...unit, content: `${unit.content}# changed\n` }] });
-  assert.deepEqual(machine.takeCalls().filter((c) => c.startsWith('systemctl') && !c.startsWith('systemctl show')), ['systemctl daemon-reload', 'systemctl restart app.service']);
+  assert.deepEqual(changes(), ['systemctl enable app.service', 'systemctl start app.service']);
+  await roundOn(machine, { units: [{ ...unit, content: `${content}# changed\n` }] });
+  assert.deepEqual(changes(), ['systemctl daemon-reload', 'systemctl restart app.service']);
 });
 
 test('reboot required: the flag file, or an installed kernel newer than the running one', async () => {
