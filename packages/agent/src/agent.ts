@@ -5,7 +5,7 @@ import type { AgentMessage, AgentSessionClient, CoordinatorMessage__Output, Fact
 import type { Clock, Logger } from '@herd/sys';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { AgentMetrics } from './metrics.js';
-import { coordinatorAddress } from './enroll.js';
+import { coordinatorAddress } from './coordinator-address.js';
 import type { OperationEnvironment } from './operation-kinds.js';
 import { Mutex, OperationRunner } from './operations.js';
 import type { AgentState, Credentials, HeldAssignment } from './state.js';

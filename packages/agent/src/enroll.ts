@@ -2,10 +2,11 @@ import { connect, type DetailedPeerCertificate } from 'node:tls';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
-import { caHash, createCsr, isIssuedBy, toPem } from '@herd/pki';
-import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, parseHostPort, PROTOCOL_VERSION, REFUSAL_REASON_KEY, type HostPort } from '@herd/proto';
+import { caHash, createCsr, isIssuedBy, toPem } from '@herd/pki/client';
+import { COORDINATOR_CHANNEL_OPTIONS, formatHostPort, herdProto, PROTOCOL_VERSION, REFUSAL_REASON_KEY } from '@herd/proto';
 import type { EnrollResponse__Output } from '@herd/proto';
 import { UserError } from '@herd/sys';
+import { coordinatorAddress } from './coordinator-address.js';
 import type { Credentials } from './state.js';
 
 /** The coordinator did not present the CA the agent was told to trust: nothing secret was sent. */
@@ -22,12 +23,7 @@ export class EnrollmentRefused extends UserError {
   }
 }
 
-/** `HOST:PORT` of a coordinator (a port is required). */
-export function coordinatorAddress(address: string): HostPort {
-  const parsed = parseHostPort(address);
-  if (!parsed || parsed.port === 0) throw new UserError(`"${address}" is not HOST:PORT`);
-  return parsed;
-}
+export { coordinatorAddress };
 
 /**
  * Fetches the CA the coordinator presents in its TLS chain, without trusting it, and

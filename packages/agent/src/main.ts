@@ -2,7 +2,7 @@
 // herd-agent: enrolls once, then holds a stream to the coordinator and converges this machine.
 import { parseArgs } from 'node:util';
 import { createEngine } from '@herd/converge';
-import { CA_HASH_PATTERN, isValidName } from '@herd/pki';
+import { CA_HASH_PATTERN, isValidName } from '@herd/pki/names';
 import { parseHostPort } from '@herd/proto';
 import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type FileSystem, type Logger } from '@herd/sys';
 import { Agent, AGENT_VERSION } from './agent.js';

@@ -2,8 +2,10 @@
 // Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, createHash, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, randomBytes, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
+import { isValidName } from './names.js';
+import { createCsr, toPem } from './client.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -32,18 +34,9 @@ export class CertificateError extends Error {
 }
 
 const ROLE_PREFIX = 'herd:';
-/** Names that go into a subject unescaped: DNS labels, as node and cluster names are. */
-const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export { CA_HASH_PATTERN, isValidName } from './names.js';
+export { caHash, createCsr, isIssuedBy, toPem } from './client.js';
 
-export function isValidName(name: string): boolean {
-  return NAME.test(name);
-}
-
-/** DER bytes as PEM with the given label (`CERTIFICATE`, `PRIVATE KEY`). */
-export function toPem(der: ArrayBuffer | Buffer, label: string): string {
-  const b64 = Buffer.from(der as ArrayBuffer).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN ${label}-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END ${label}-----\n`;
-}
 
 function fromPem(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
@@ -89,16 +82,7 @@ export async function createCA(commonName = 'herd coordinator CA', { days = 3650
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey!) };
 }
 
-/**
- * The CA pin an agent is given with its token: `sha256:` + hex SHA-256 of the CA's
- * SubjectPublicKeyInfo DER, the format of kubeadm's --discovery-token-ca-cert-hash.
- */
-export function caHash(caPem: string): string {
-  const spki = new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'der' });
-  return `sha256:${createHash('sha256').update(spki).digest('hex')}`;
-}
 
-export const CA_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 async function sign(
   ca: CertAndKey,
@@ -147,12 +131,6 @@ function subjectOf(identity: Identity): string {
     : `CN=${identity.name}, O=${ROLE_PREFIX}admin`;
 }
 
-/** A new key and a PKCS#10 request for it. The subject is a hint: the CA decides the identity. */
-export async function createCsr(commonName: string): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await generateKeys();
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: `CN=${commonName}`, keys, signingAlgorithm: ALGORITHM });
-  return { csrPem: csr.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) };
-}
 
 /** Parses a CSR and checks it is self-signed with an ECDSA P-256 key; throws CertificateError. */
 export async function checkCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
@@ -221,14 +199,3 @@ export function identityOf(certPem: string): Identity | undefined {
   return identityFromSubject(subject);
 }
 
-/** True when `cert` (PEM or DER) was signed by the CA in `caPem` and is valid at `now`. */
-export function isIssuedBy(certPem: string | Buffer, caPem: string, now = Date.now()): boolean {
-  try {
-    const cert = new X509Certificate(certPem);
-    const ca = new X509Certificate(caPem);
-    const inTime = Date.parse(cert.validFrom) <= now && now <= Date.parse(cert.validTo);
-    return inTime && cert.checkIssued(ca) && cert.verify(ca.publicKey);
-  } catch {
-    return false;
-  }
-}
