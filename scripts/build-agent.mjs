@@ -38,6 +38,10 @@ await build({
     ].join('\n'),
   },
   legalComments: 'none',
+  // The source text stays in the agent's heap for its whole life: minified it is 0.6 MB
+  // instead of 1.2 MB. Names are kept so an internal error's stack still reads.
+  minify: true,
+  keepNames: true,
   logLevel: 'warning',
 });
 copyFileSync(process.execPath, join(temp, 'node'));
