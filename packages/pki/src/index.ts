@@ -7,6 +7,10 @@ import { isIP } from 'node:net';
 import { isValidName } from './names.js';
 import { createCsr, toPem } from './client.js';
 
+// The parts the agent uses live in modules that load no X.509 library (@herd/pki/client, /names).
+export { CA_HASH_PATTERN, isValidName } from './names.js';
+export { caHash, createCsr, isIssuedBy, toPem } from './client.js';
+
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -34,9 +38,6 @@ export class CertificateError extends Error {
 }
 
 const ROLE_PREFIX = 'herd:';
-export { CA_HASH_PATTERN, isValidName } from './names.js';
-export { caHash, createCsr, isIssuedBy, toPem } from './client.js';
-
 
 function fromPem(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
@@ -81,8 +82,6 @@ export async function createCA(commonName = 'herd coordinator CA', { days = 3650
   });
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey!) };
 }
-
-
 
 async function sign(
   ca: CertAndKey,
@@ -130,7 +129,6 @@ function subjectOf(identity: Identity): string {
     ? `CN=${identity.node}, OU=${identity.cluster}, O=${ROLE_PREFIX}node`
     : `CN=${identity.name}, O=${ROLE_PREFIX}admin`;
 }
-
 
 /** Parses a CSR and checks it is self-signed with an ECDSA P-256 key; throws CertificateError. */
 export async function checkCsr(csrPem: string): Promise<x509.Pkcs10CertificateRequest> {
