@@ -106,3 +106,15 @@ test('herd up on a terminal shows a refused state once as readable lines, no JSO
   assert.match(json.screen, /"outcome": "timeout"/);
   assert.doesNotMatch(json.screen, /refused: 1 error/, 'no progress lines with --output json');
 });
+
+test('herd up checks what validate checks: a local cluster beyond the provider\'s capacity is refused, located, and nothing is made', (t) => {
+  const dir = tempDir(t);
+  writeTree(dir, { 'clusters/a.yaml': CLUSTER('a').replace('replicas: 2', 'replicas: 252') });
+  const capacity = /^ {2}clusters\/a\.yaml:\d+:\d+: spec\.pools: the cluster needs 253 machines .* the local provider holds at most 252 machines per cluster$/m;
+  assert.match(herd(['validate', '.'], dir).stdout, new RegExp(capacity.source.replace('^ {2}', '^'), 'm'));
+  const up = herd(upBriefly(dir), dir);
+  assert.equal(up.code, 1, up.stderr);
+  assert.match(up.stderr, /^the working tree refused: 1 error; nothing is in force/m);
+  assert.match(up.stderr, capacity);
+  assert.doesNotMatch(up.stderr, /machine .* created/);
+});

@@ -10,11 +10,11 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProviderSpec } from '@herd/api';
 import { directoryStore, SecretStore, startCoordinator, type Coordinator } from '@herd/coordinator';
-import { createProvider, type Provider } from '@herd/provider';
+import { createProvider, providerCapacity, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import '@herd/provider-static';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
-import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
+import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
@@ -61,14 +61,14 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
   if (isRemoteUrl(repo) || ref !== undefined) {
     const source = new GitSource({ url: repo, logger });
     return {
-      read: (inForce) => source.read(ref, inForce ? { previous: inForce } : {}),
+      read: (inForce) => source.read(ref, { providerCapacity, ...(inForce ? { previous: inForce } : {}) }),
       readFile: (path, commit) => {
         if (!commit) throw new UserError(`cannot read ${path}: no commit in force`);
         return source.readFile(path, commit);
       },
       async lastGood(stateDir) {
         const commit = (await readStatusFile(stateDir))?.commit;
-        const snapshot = commit ? await source.read(commit) : undefined;
+        const snapshot = commit ? await source.read(commit, { providerCapacity }) : undefined;
         return snapshot && !snapshot.errors.length ? snapshot : undefined;
       },
       recordGood: async () => {},
@@ -77,13 +77,14 @@ export function repositoryReader(repo: string, ref: string | undefined, logger: 
   if (!existsSync(repo) || !statSync(repo).isDirectory()) throw new UserError(`${repo}: no such directory`);
   let recorded: string | undefined;
   return {
-    read: (inForce) => readWorkingTree(repo, inForce ? { previous: inForce } : {}),
-    readFile: (path) => fs.readFile(join(repo, path), 'utf8'),
+    read: (inForce) => readWorkingTree(repo, { providerCapacity, ...(inForce ? { previous: inForce } : {}) }),
+    // The same checks as validation's (no links, no special files, inside the repository).
+    readFile: (path) => readRepositoryFile(repo, path),
     async lastGood(stateDir) {
       // The last coordinator read this directory through Git (`herd up DIR --ref main`): its commit.
       const commit = (await readStatusFile(stateDir))?.commit;
       if (commit) {
-        const snapshot = await new GitSource({ url: repo, logger }).read(commit).catch(() => undefined);
+        const snapshot = await new GitSource({ url: repo, logger }).read(commit, { providerCapacity }).catch(() => undefined);
         return snapshot && !snapshot.errors.length ? snapshot : undefined;
       }
       const tree = await readJson<RecordedTree>(join(stateDir, STATE_FILES.workingTree)).catch(() => undefined);
