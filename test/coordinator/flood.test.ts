@@ -1,6 +1,6 @@
 // What a client without a certificate can cost a real `herd coordinator` (a child process,
-// default limits): a bounded flood from the test process on loopback — 2,000 TCP connections
-// that never start TLS, 400 TLS connections that then sit idle, and 200 Enroll requests of
+// default limits): a bounded flood from the test process on loopback — 5,000 TCP connections
+// that never start TLS (more than the handshake slots and the 4,096 that may wait for one), 400 TLS connections that then sit idle, and 200 Enroll requests of
 // 4 MiB, 50 at a time — while a real agent enrolls. The flood comes from 127.0.0.2-13 (Linux
 // routes all of 127/8 to lo), the agent from 127.0.0.1, as attacker and machine differ in
 // practice. Asserts: the agent enrolls during the flood, connections over the bounds are
@@ -109,9 +109,9 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
   }, 50);
 
   try {
-    // 2,000 TCP connections that never start TLS, 500 from each of 4 addresses, 200 every 20 ms.
+    // 5,000 TCP connections that never start TLS, 1,250 from each of 4 addresses, 200 every 20 ms.
     const raw: Tracked[] = [];
-    for (let i = 0; i < 2000; i++) {
+    for (let i = 0; i < 5000; i++) {
       raw.push(track(netConnect({ host: '127.0.0.1', port, localAddress: `127.0.0.${2 + (i % 4)}` })));
       if (i % 200 === 199) await new Promise((r) => setTimeout(r, 20));
     }
@@ -146,24 +146,28 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
     assert.equal(counts[String(Status.RESOURCE_EXHAUSTED)], 200, `grpc-status of the oversized requests: ${JSON.stringify(counts)}`);
 
     // Everything held is closed by the coordinator: handshakes after 10 s, TLS connections after 10 s without a byte from the client.
-    await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', 40_000)
+    await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', 60_000)
       .catch((e: Error) => {
         throw new Error(`${e.message}: raw ${open(raw)} open, ${pending(raw)} not closed; idle TLS ${open(idle)} open, ${pending(idle)} not closed`);
       });
     const lasted = (list: Tracked[]) => Math.max(...list.map((s) => s.closed! - (s.opened ?? s.closed!)));
-    // 10 s of timeout, and the time a loaded machine takes to get to them.
-    assert.ok(lasted(raw) < 20_000, `a raw connection lasted ${lasted(raw)} ms`);
+    // Up to 10 s waiting for a slot, 10 s of handshake timeout, and the time a loaded machine takes to get to them.
+    assert.ok(lasted(raw) < 30_000, `a raw connection lasted ${lasted(raw)} ms`);
+    // Over the slots and the waiting room, a connection is closed at once.
+    assert.ok(raw.filter((s) => s.opened !== undefined && s.closed! - s.opened < 1000).length >= 500, 'connections over every bound were refused at once');
     assert.ok(lasted(idle) < 20_000, `an idle TLS connection lasted ${lasted(idle)} ms`);
-    console.log(`flood: raw open over 1 s as the client saw it ${raw.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/2000`
+    console.log(`flood: raw open over 1 s as the client saw it ${raw.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/5000`
       + ` (longest ${lasted(raw)} ms); idle TLS ${idle.filter((s) => s.closed! - (s.opened ?? s.closed!) > 1000).length}/400`
       + ` (longest ${lasted(idle)} ms)`);
     assert.ok(peak - baseline < 120, `coordinator RSS rose from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`);
     // What the coordinator itself held (the client side also counts connections still in the
     // kernel's accept queue): never more than the bounds for these addresses, 32 handshakes on
-    // each of 4, 16 connections without a certificate on each of 4 and the 50 oversized
-    // requests in flight (16 slack for the agent and admin connections), and it did hold some.
+    // each of 4, the 4,096 that may wait for a slot, 16 connections without a certificate on
+    // each of 4 and the 50 oversized requests in flight; slack: 16 for the agent and admin
+    // connections, 64 for connections over a bound, accepted and being closed at the instant
+    // of a sample (a sampler saw 6 of those over a tight bound); and it did hold some.
     console.log(`flood: coordinator sockets ${baseSockets} before, peak ${peakSockets}`);
-    assert.ok(peakSockets - baseSockets <= 4 * 32 + 4 * 16 + 50 + 16, `the coordinator held ${peakSockets - baseSockets} sockets more than before`);
+    assert.ok(peakSockets - baseSockets <= 4 * 32 + 4096 + 4 * 16 + 50 + 16 + 64, `the coordinator held ${peakSockets - baseSockets} sockets more than before`);
     assert.ok(peakSockets - baseSockets >= 100, `the coordinator held only ${peakSockets - baseSockets} flood connections: the flood did not arrive`);
     await eventually(async () => (await socketCount(child!.pid!)) <= baseSockets + 2, 'the coordinator to close every flood connection', 10_000);
 

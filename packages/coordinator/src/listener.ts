@@ -1,5 +1,5 @@
-import { createServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '@herd/sys';
 
 /**
@@ -11,7 +11,14 @@ export interface ConnectionLimits {
   maxHandshakes?: number;
   /** TLS handshakes in progress at once from one address. Default 32. */
   maxHandshakesPerAddress?: number;
-  /** A handshake not done by then is dropped. Default 10 s. */
+  /**
+   * Connections accepted while every handshake slot is taken wait for one, in arrival order,
+   * instead of being refused: a fleet reconnecting at once (after a coordinator restart, or
+   * thousands of agents behind one NAT address) would otherwise be turned away in every
+   * synchronized retry. Over all clients. Default 4096.
+   */
+  maxWaiting?: number;
+  /** A handshake not done this long after it began is dropped; so is a connection that waited this long for a slot. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** Open connections without a client certificate, over all clients. Default 512. */
   maxUnauthenticated?: number;
@@ -26,6 +33,8 @@ export interface ConnectionLimits {
 /** Counters for logs and tests: what the front door holds and what it turned away. */
 export interface ConnectionStats {
   handshaking: number;
+  /** Accepted, waiting for a handshake slot. */
+  waiting: number;
   unauthenticated: number;
   authenticated: number;
   /** Refused at once because a bound was reached. */
@@ -49,7 +58,8 @@ export interface FrontDoorOptions extends ConnectionLimits {
 }
 
 export interface FrontDoor {
-  readonly server: TlsServer;
+  /** The listening TCP server: TLS starts on a connection once it has a handshake slot. */
+  readonly server: TcpServer;
   stats(): ConnectionStats;
   close(): void;
 }
@@ -58,6 +68,9 @@ class Counter {
   private readonly byAddress = new Map<string, number>();
   total = 0;
   constructor(private readonly max: number, private readonly maxPerAddress: number) {}
+  held(address: string): number {
+    return this.byAddress.get(address) ?? 0;
+  }
   /** Takes a slot for `address`, or returns false when a bound is reached. */
   take(address: string): boolean {
     const held = this.byAddress.get(address) ?? 0;
@@ -83,6 +96,9 @@ class Counter {
  */
 export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
   const handshakes = new Counter(options.maxHandshakes ?? 256, options.maxHandshakesPerAddress ?? 32);
+  const maxWaiting = options.maxWaiting ?? 4096;
+  /** Accepted connections, paused (nothing read), waiting for a handshake slot; oldest first. */
+  const waiting: { raw: Socket; address: string; since: number }[] = [];
   const unauthenticated = new Counter(options.maxUnauthenticated ?? 512, options.maxUnauthenticatedPerAddress ?? 16);
   const handshakeMs = options.handshakeTimeoutMs ?? 10_000;
   const idleMs = options.unauthenticatedIdleMs ?? 10_000;
@@ -107,27 +123,51 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
     if (entry?.phase !== 'handshake') return undefined;
     watched.delete(key);
     handshakes.give(entry.address);
+    admitWaiting();
     return entry;
   };
 
-  const server = createServer({
+  const tls = createServer({
     key: options.keyPem, cert: options.chainPem, ca: options.caPem,
     requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['h2'], minVersion: 'TLSv1.2',
     handshakeTimeout: handshakeMs,
   });
   // The raw socket hands its handle to a TLSSocket at once (its own close event fires then):
   // from here on connections are followed by address and port until their handshake ends.
-  server.on('connection', (raw: Socket) => {
-    const address = raw.remoteAddress ?? 'unknown';
-    if (!handshakes.take(address)) return refuse('handshakes', address, raw);
+  const startHandshake = (raw: Socket, address: string) => {
     watched.set(keyOf(raw), { phase: 'handshake', since: Date.now(), address, bytesRead: 0 });
+    tls.emit('connection', raw);
+  };
+  /**
+   * A slot was given back: it goes to the waiting connection whose address has the fewest
+   * handshakes in progress (the oldest among those), so one address's thousands of waiting
+   * connections cannot keep another's agent waiting behind them.
+   */
+  const admitWaiting = () => {
+    let best = -1;
+    for (let i = 0; i < waiting.length; i++) {
+      if (waiting[i]!.raw.destroyed) { waiting.splice(i--, 1); continue; }
+      if (best < 0 || handshakes.held(waiting[i]!.address) < handshakes.held(waiting[best]!.address)) best = i;
+    }
+    const next = waiting[best];
+    if (!next || !handshakes.take(next.address)) return;
+    waiting.splice(best, 1);
+    startHandshake(next.raw, next.address);
+  };
+  // Paused on accept: nothing is read until TLS takes the socket, so a waiting connection costs a descriptor and no buffers.
+  const server = createTcpServer({ pauseOnConnect: true }, (raw: Socket) => {
+    const address = raw.remoteAddress ?? 'unknown';
+    raw.on('error', () => {});
+    if (handshakes.take(address)) return startHandshake(raw, address);
+    if (waiting.length >= maxWaiting) return refuse('handshakes', address, raw);
+    waiting.push({ raw, address, since: Date.now() });
   });
   // Node reports a failed or timed-out handshake here and leaves the socket open unless told.
-  server.on('tlsClientError', (_error, socket) => {
+  tls.on('tlsClientError', (_error, socket) => {
     if (handshakeOver(keyOf(socket))) counts.failedHandshakes++;
     socket.destroy();
   });
-  server.on('secureConnection', (socket: TLSSocket) => {
+  tls.on('secureConnection', (socket: TLSSocket) => {
     const key = keyOf(socket);
     const entry = handshakeOver(key);
     socket.on('error', () => {}); // the gRPC server sees the close; a reset is not ours to log
@@ -153,6 +193,10 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
   // One sweep for every timer: a flood must not cost a timer per socket.
   const sweep = setInterval(() => {
     const now = Date.now();
+    while (waiting.length && (waiting[0]!.raw.destroyed || now - waiting[0]!.since > handshakeMs)) {
+      const late = waiting.shift()!;
+      if (!late.raw.destroyed) { counts.failedHandshakes++; late.raw.destroy(); }
+    }
     for (const [key, entry] of watched) {
       if (entry.phase === 'handshake') {
         // Node's handshake timeout ends these (tlsClientError above); this only guards the count.
@@ -168,10 +212,11 @@ export function startFrontDoor(options: FrontDoorOptions): FrontDoor {
 
   return {
     server,
-    stats: () => ({ handshaking: handshakes.total, unauthenticated: unauthenticated.total, ...counts }),
+    stats: () => ({ handshaking: handshakes.total, waiting: waiting.length, unauthenticated: unauthenticated.total, ...counts }),
     close() {
       clearInterval(sweep);
       server.close();
+      for (const { raw } of waiting.splice(0)) raw.destroy();
       for (const socket of secured) socket.destroy();
     },
   };
