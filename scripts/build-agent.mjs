@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Builds the self-contained herd-agent artifact a machine without npm runs: the agent
 // bundled by esbuild into one JavaScript file, this host's node binary beside it (the
-// machines run the same Debian, DESIGN.md §8), the install script, and a VERSION line.
+// machines run the same Debian as the host, docs/test-world.md), the install script, and a VERSION line.
 // Usage: node scripts/build-agent.mjs [OUT_DIR]   (default: dist/herd-agent)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';

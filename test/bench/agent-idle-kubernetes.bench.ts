@@ -4,7 +4,7 @@
  * cache) makes a one-control-plane cluster; once its node is Ready and the agent's
  * assignment converged, the agent's RSS and CPU are sampled from /proc inside the machine
  * over BENCH_IDLE_SECONDS (default 300), and `ps` is asked too, as an operator would.
- * Targets (DESIGN.md §9): RSS < 60 MB, < 0.5 % of one core. Reports; never fails on a number.
+ * Targets (docs/benchmarks.md): RSS < 60 MB, < 0.5 % of one core. Reports; never fails on a number.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';

@@ -3,7 +3,7 @@
  * coordinator on the bridge, holding a converged assignment (10 pinned, held packages,
  * sysctls, swap off, a file, a running unit) and re-checking it every 30 s. RSS and CPU of
  * the agent's service are sampled over BENCH_IDLE_SECONDS (default 300). Targets
- * (DESIGN.md §9): RSS < 60 MB, < 0.5 % of one core. BENCH_NODE_OPTIONS runs the agent with
+ * (herd's targets, docs/benchmarks.md): RSS < 60 MB, < 0.5 % of one core. BENCH_NODE_OPTIONS runs the agent with
  * those node flags, to compare V8 settings. Reports; never fails on a number.
  */
 import { mkdir, writeFile } from 'node:fs/promises';

@@ -24,7 +24,7 @@ export interface MachineOptions {
   authorizedKeys?: readonly string[];
   /**
    * Run a Kubernetes node: all capabilities, /dev/kmsg, writable /proc/sys and /sys
-   * (DESIGN.md §8); host0's address set at every boot and systemd-networkd-wait-online
+   * (docs/test-world.md, "Kubernetes in the test world"); host0's address set at every boot and systemd-networkd-wait-online
    * masked (kubernetes-node.ts); the kubelet's cgroup subtree removed from the host's
    * hierarchies when the machine is destroyed. The cgroup v1 remount inside is left to the
    * node's own setup.

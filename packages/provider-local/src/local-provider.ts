@@ -65,7 +65,7 @@ export class LocalProvider implements Provider {
   private readonly cacheDir: string;
 
   /**
-   * Every machine is a Kubernetes node machine (DESIGN.md §8); the versions' packages are
+   * Every machine is a Kubernetes node machine (docs/test-world.md); the versions' packages are
    * built on this host and served from the provider's apt repository.
    */
   readonly kubernetes: NonNullable<Provider['kubernetes']>;

@@ -60,7 +60,7 @@ export interface ReconcilerEvents {
 }
 
 /**
- * The coordinator's loop, level-based (STYLE.md §8): every round reads Git, lists each
+ * The coordinator's loop, level-based (it acts on the world as observed now, never on a log of what it did): every round reads Git, lists each
  * cluster's machines from its provider, plans from what is there now, acts, and reports.
  * Nothing depends on having seen an earlier round, so a restarted coordinator with the same
  * repository simply carries on. A commit that does not validate changes nothing: the last
