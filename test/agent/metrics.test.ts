@@ -1,8 +1,8 @@
 // The agent's /metrics: what a round adds, in Prometheus' text format, served on loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentMetrics, serveMetrics } from '@herd/agent';
-import { silentLogger } from '@herd/sys';
+import { AgentMetrics } from '@herd/agent';
+import { serveMetrics, silentLogger } from '@herd/sys';
 
 const report = (converged: boolean) => ({
   conditions: [
@@ -19,7 +19,7 @@ test('rounds, step durations, drift and failures are counted; a skipped step is 
   metrics.recordRound(report(true), 3, 1_700_000_000_000);
   metrics.recordRound(report(false), 3, 1_700_000_030_000);
   metrics.setConnected(true);
-  const served = await serveMetrics(metrics, '127.0.0.1', 0, silentLogger());
+  const served = await serveMetrics(metrics.registry, '127.0.0.1', 0, silentLogger());
   assert.ok(served);
   try {
     const response = await fetch(`http://127.0.0.1:${served.port}/metrics`);
@@ -30,6 +30,9 @@ test('rounds, step durations, drift and failures are counted; a skipped step is 
       'herd_agent_rounds_total{result="converged"} 1',
       'herd_agent_rounds_total{result="failed"} 1',
       'herd_agent_step_duration_seconds_sum{step="Units"} 0.016',
+      'herd_agent_step_duration_seconds_bucket{step="Units",le="0.05"} 2',
+      'herd_agent_round_duration_seconds_count 2',
+      'herd_agent_round_duration_seconds_sum 0.024',
       'herd_agent_step_duration_seconds_count{step="Units"} 2',
       'herd_agent_drift_corrections_total{step="Sysctl"} 1',
       'herd_agent_step_failures_total{step="Sysctl"} 1',
@@ -45,9 +48,9 @@ test('rounds, step durations, drift and failures are counted; a skipped step is 
 });
 
 test('a metrics port already taken is skipped, not fatal', async () => {
-  const first = await serveMetrics(new AgentMetrics(), '127.0.0.1', 0, silentLogger());
+  const first = await serveMetrics(new AgentMetrics().registry, '127.0.0.1', 0, silentLogger());
   try {
-    assert.equal(await serveMetrics(new AgentMetrics(), '127.0.0.1', first!.port, silentLogger()), undefined);
+    assert.equal(await serveMetrics(new AgentMetrics().registry, '127.0.0.1', first!.port, silentLogger()), undefined);
   } finally {
     await first!.close();
   }

@@ -4,13 +4,15 @@ import { parseArgs } from 'node:util';
 import { createEngine } from '@herd/converge';
 import { CA_HASH_PATTERN, isValidName } from '@herd/pki/names';
 import { parseHostPort } from '@herd/proto';
-import { createExecutor, createLogger, nodeFileSystem, parseDuration, systemClock, UsageError, UserError, type FileSystem, type Logger } from '@herd/sys';
+import {
+  createExecutor, createLogger, nodeFileSystem, parseDuration, serveMetrics, systemClock, UsageError, UserError, type FileSystem, type Logger,
+} from '@herd/sys';
 import { Agent, AGENT_VERSION } from './agent.js';
 import { enroll } from './enroll.js';
 import { httpsEtcdGateway } from './etcd-gateway.js';
 import { readFacts } from './facts.js';
 import { AgentState } from './state.js';
-import { AgentMetrics, serveMetrics } from './metrics.js';
+import { AgentMetrics } from './metrics.js';
 
 const USAGE = `usage: herd-agent --coordinator HOST:PORT --token-file PATH --ca-hash sha256:HEX --state DIR
                   [--node NAME] [--interval 30s] [--heartbeat 10s] [--metrics 127.0.0.1:9478|off] [--dry-run]
@@ -116,7 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   const engine = createEngine({ executor: createExecutor({ logger }), fs, logger, clock });
   const metrics = new AgentMetrics();
   // A dry run beside the running service must not fight it for the metrics port.
-  const served = metricsAt && !flags['dry-run'] ? await serveMetrics(metrics, metricsAt.host, metricsAt.port, logger) : undefined;
+  const served = metricsAt && !flags['dry-run'] ? await serveMetrics(metrics.registry, metricsAt.host, metricsAt.port, logger) : undefined;
   // Operations get an executor without a logger: their commands' arguments may hold a
   // certificate key, and the runner logs kind, id, outcome and duration instead.
   const operations = { exec: createExecutor(), fs, etcd: httpsEtcdGateway(fs) };

@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './duration.js';
 export * from './paths.js';
 export * from './process.js';
+export * from './metrics.js';
