@@ -12,7 +12,7 @@ import type {
   AdminHandlers, AgentMessage__Output, CoordinatorMessage, CreateTokenRequest__Output, CreateTokenResponse,
   EnrollRequest__Output, EnrollResponse, GetStatusRequest__Output, GetStatusResponse,
 } from '@herd/proto';
-import { systemClock, type Clock, type Logger } from '@herd/sys';
+import { systemClock, type Clock, type Logger, type MetricsRegistry } from '@herd/sys';
 import { X509Certificate } from 'node:crypto';
 import { certFingerprint, IdentityRegistry } from './identities.js';
 import { startFrontDoor, type ConnectionLimits, type ConnectionStats } from './listener.js';
@@ -39,6 +39,8 @@ export interface CoordinatorOptions {
   connectionLimits?: ConnectionLimits;
   /** A stream that sends no Hello within this long is closed. Default 10 s. */
   helloTimeoutMs?: number;
+  /** Where the coordinator's metrics are counted (docs/metrics.md); served by the caller. */
+  metrics?: MetricsRegistry;
 }
 
 export interface Coordinator {
@@ -104,7 +106,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
   const helloTimeoutMs = options.helloTimeoutMs ?? 10_000;
   const pki = await ensurePki(store, serverHosts(options.host, options.advertise), logger);
   const pin = caHash(pki.ca.certPem);
-  const nodes = new SessionRegistry({ clock, logger, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 30_000 });
+  const nodes = new SessionRegistry({ clock, logger, heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 30_000, metrics: options.metrics });
   const tokens = new TokenRegistry(store, clock);
   const identities = await IdentityRegistry.load(store, clock);
   /** Every open stream, with the node and certificate it was opened with (refused when that identity is replaced). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Clock, Logger } from '@herd/sys';
+import type { Clock, Histogram, Logger, MetricsRegistry } from '@herd/sys';
 import { PROTOCOL_VERSION } from '@herd/proto';
 import type {
   AgentMessage__Output, CoordinatorMessage, Facts__Output, Hello__Output, NodeAssignment, NodeSession__Output,
@@ -37,6 +37,8 @@ interface NodeRecord extends NodeRef {
   /** The last generation issued to this node; assignments only ever go up. */
   generation: number;
   desired?: NodeAssignment & { generation: number };
+  /** When the desired assignment was made, until the agent acknowledges it (for the fan-out latency). */
+  assignedAt?: number;
   ackedGeneration: number;
   observedGeneration: number;
   session?: Session;
@@ -132,7 +134,12 @@ export interface SessionRegistryOptions {
   logger: Logger;
   /** A node not heard from for this long is reported unreachable. */
   heartbeatTimeoutMs: number;
+  /** Where agents connected and the assignment fan-out latency are counted (docs/metrics.md). */
+  metrics?: MetricsRegistry;
 }
+
+/** From a few milliseconds on loopback to minutes for an agent that was away when assigned. */
+const FANOUT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 export interface SessionEvents {
   hello: [NodeRef, Hello__Output];
@@ -149,9 +156,18 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
   private readonly nodes = new Map<string, NodeRecord>();
   /** This coordinator process's epoch, carried by every assignment it issues. */
   readonly epoch = randomUUID();
+  private readonly fanout?: Histogram;
 
   constructor(private readonly options: SessionRegistryOptions) {
     super();
+    const { metrics } = options;
+    metrics?.gauge('herd_agents_connected', 'Agents holding a stream to this coordinator, by cluster.', ['cluster'], (gauge) => {
+      const byCluster = new Map<string, number>();
+      for (const r of this.nodes.values()) byCluster.set(r.cluster, (byCluster.get(r.cluster) ?? 0) + (r.session ? 1 : 0));
+      for (const [cluster, n] of byCluster) gauge.set({ cluster }, n);
+    });
+    this.fanout = metrics?.histogram('herd_assignment_fanout_seconds',
+      'Time from an assignment being made to its agent acknowledging it (sent, held on disk), disconnected time included.', FANOUT_BUCKETS);
   }
 
   private record(ref: NodeRef): NodeRecord {
@@ -214,6 +230,10 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
           case 'ack':
             if (message.ack!.generation > record.generation) throw claimed('acknowledged generation', message.ack!.generation, record.generation);
             record.ackedGeneration = Math.max(record.ackedGeneration, message.ack!.generation);
+            if (record.assignedAt !== undefined && record.desired && message.ack!.generation >= record.desired.generation) {
+              this.fanout?.observe(undefined, (this.options.clock.now() - record.assignedAt) / 1000);
+              record.assignedAt = undefined;
+            }
             this.emit('ack', identity, message.ack!.generation);
             break;
           case 'status':
@@ -252,6 +272,8 @@ export class SessionRegistry extends EventEmitter<SessionEvents> {
     const record = this.record(ref);
     const assignment = { generation: ++record.generation, spec, epoch: this.epoch };
     record.desired = assignment;
+    // Only the newest assignment is measured: one it replaced before the ack was never delivered as such.
+    record.assignedAt = this.options.clock.now();
     record.session?.offer(assignment);
     return assignment.generation;
   }
