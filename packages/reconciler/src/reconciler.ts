@@ -5,11 +5,12 @@ import { LABEL, machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type
 import type { AptSource, NodeSession } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import type { Snapshot } from '@herd/source';
-import { systemClock, type Clock, type Logger } from '@herd/sys';
+import { systemClock, type Clock, type Logger, type MetricsRegistry } from '@herd/sys';
 import { kubeVersion } from '@herd/kubeadm';
 import { ClusterLifecycle, type ActionEvent, type AgentChannel, type KubernetesStatus } from './kubernetes/lifecycle.js';
 import { kubernetesNodeSpec } from './kubernetes/node-spec.js';
 import { agentConverged } from './kubernetes/observe.js';
+import { ReconcilerMetrics } from './metrics.js';
 import type { ClusterStatus, FleetStatus, MachineStatus } from './status.js';
 
 export interface ReconcilerOptions {
@@ -40,6 +41,8 @@ export interface ReconcilerOptions {
   parallelCreates?: number;
   logger: Logger;
   clock?: Clock;
+  /** Where actions and the fleet's state are counted (docs/metrics.md). */
+  metrics?: MetricsRegistry;
 }
 
 /** Progress, for a terminal or a log: what the loop did, as it does it. */
@@ -78,10 +81,15 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   private readonly lifecycles = new Map<string, ClusterLifecycle>();
   /** What the latest round knew of each cluster, for specs handed out between rounds (by the lifecycle). */
   private readonly latest = new Map<string, { cluster: Cluster; machines: Machine[]; commit: string; aptSources: AptSource[] }>();
+  private readonly metrics?: ReconcilerMetrics;
 
   constructor(private readonly options: ReconcilerOptions) {
     super();
     this.clock = options.clock ?? systemClock;
+    if (options.metrics) {
+      const metrics = this.metrics = new ReconcilerMetrics(options.metrics, () => this.last);
+      this.on('action', (cluster, phase, _description, durationMs, kind) => { if (phase !== 'started') metrics.action(cluster, kind, phase, durationMs); });
+    }
   }
 
   get status(): FleetStatus | undefined {
@@ -193,9 +201,16 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   private async createMachine(provider: Provider, cluster: Cluster, poolName: string, name: string, reason: string, log: Logger): Promise<void> {
     const pool = poolsOf(cluster).find((p) => p.name === poolName)!;
     log.info({ machine: name, pool: poolName, reason }, 'creating machine');
-    const machine = await provider.create({ name, labels: machineLabels(cluster, pool), shape: pool.shape });
-    this.emit('machine-created', cluster.metadata.name, machine.name);
-    await this.installAgent(provider, cluster.metadata.name, machine.name, log);
+    const started = this.clock.now();
+    try {
+      const machine = await provider.create({ name, labels: machineLabels(cluster, pool), shape: pool.shape });
+      this.emit('machine-created', cluster.metadata.name, machine.name);
+      await this.installAgent(provider, cluster.metadata.name, machine.name, log);
+    } catch (e) {
+      this.metrics?.action(cluster.metadata.name, 'create', 'failed', this.clock.now() - started);
+      throw e;
+    }
+    this.metrics?.action(cluster.metadata.name, 'create', 'done', this.clock.now() - started);
   }
 
   private async installAgent(provider: Provider, cluster: string, machine: string, log: Logger): Promise<void> {

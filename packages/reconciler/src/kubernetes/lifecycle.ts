@@ -79,8 +79,8 @@ class StepFailed extends Error {
   }
 }
 
-/** An action's start and end, for progress lines. */
-export type ActionEvent = [phase: 'started' | 'done' | 'failed', description: string, durationMs: number];
+/** An action's start and end, for progress lines and metrics (`kind` is the action's type). */
+export type ActionEvent = [phase: 'started' | 'done' | 'failed', description: string, durationMs: number, kind: ClusterAction['type']];
 
 export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEvent; progress: [message: string] }> {
   private kube?: KubeClient;
@@ -287,7 +287,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     log.info({ reason: action.reason }, `${action.type} starts`);
     const started = this.options.clock.now();
     const what = `${action.type} ${'machine' in action ? action.machine : 'node' in action ? action.node : ''}`.trim();
-    this.emit('action', 'started', `${what} (${action.reason})`, 0);
+    this.emit('action', 'started', `${what} (${action.reason})`, 0, action.type);
     try {
       switch (action.type) {
         case 'create': return; // the reconciler creates machines within its round
@@ -298,7 +298,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
         default: await this.withLease(action, () => this.disrupt(cluster, action, observation));
       }
       log.info({ durationMs: this.options.clock.now() - started }, `${action.type} done`);
-      this.emit('action', 'done', what, this.options.clock.now() - started);
+      this.emit('action', 'done', what, this.options.clock.now() - started, action.type);
       if (isDisruptive(action)) this.lastFailure = undefined;
     } catch (e) {
       const step = e instanceof StepFailed ? e.step : action.type;
@@ -306,7 +306,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       log.error({ err: e, step }, `${action.type} failed`);
       this.lastFailure = `${action.type} ${'machine' in action ? action.machine : ''} failed at ${step}: ${message}`;
       if (isDisruptive(action)) this.failedAt = this.options.clock.now();
-      this.emit('action', 'failed', `${what} at ${step}: ${message}`, this.options.clock.now() - started);
+      this.emit('action', 'failed', `${what} at ${step}: ${message}`, this.options.clock.now() - started, action.type);
     }
   }
 
