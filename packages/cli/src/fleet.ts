@@ -15,7 +15,8 @@ import '@herd/provider-local';
 import '@herd/provider-static';
 import { Reconciler, type FleetStatus } from '@herd/reconciler';
 import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
-import { herdCacheDir, nodeFileSystem, processAlive, UserError, type Logger } from '@herd/sys';
+import { herdCacheDir, MetricsRegistry, nodeFileSystem, processAlive, serveMetrics, UserError, type Logger, type MetricsServer } from '@herd/sys';
+import type { HostPort } from '@herd/proto';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
 export const HERD_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -201,6 +202,8 @@ export interface FleetOptions {
   port?: number;
   advertise?: readonly string[];
   heartbeatTimeoutMs?: number;
+  /** Where GET /metrics is served (docs/metrics.md); none when undefined. */
+  metrics?: HostPort;
   logger: Logger;
 }
 
@@ -234,7 +237,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     hosts.add(await (await providers.get(cluster.metadata.name, cluster.spec.provider)).coordinatorHost());
   }
   const previous = await readJson<CoordinatorRecord>(join(stateDir, STATE_FILES.coordinator));
+  const metrics = new MetricsRegistry();
   const coordinator = await startCoordinator({
+    metrics,
     store: directoryStore(stateDir, nodeFileSystem()),
     host: options.listenHost,
     port: options.port ?? previous?.port ?? 0,
@@ -264,7 +269,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     agentArtifact: () => (artifact ??= ensureAgentArtifact(logger)),
     ...(options.cluster ? { cluster: options.cluster } : {}),
     logger: logger.child({ component: 'reconciler' }),
+    metrics,
   });
+  const served: MetricsServer | undefined = options.metrics && await serveMetrics(metrics, options.metrics.host, options.metrics.port, logger);
   reconciler.on('round', (status: FleetStatus) => {
     // The last status, for `herd status` when no coordinator runs.
     void fs.writeFile(join(stateDir, STATE_FILES.status), JSON.stringify(status, null, 2)).catch((e) => logger.warn({ err: e }, 'cannot record status'));
@@ -303,6 +310,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     // Actions in flight are not awaited: the lease records a disruptive one, and the next
     // coordinator resumes it.
     async close() {
+      await served?.close();
       await coordinator.close();
       await providers.close();
     },

@@ -20,3 +20,14 @@ export function stateFlag(value: unknown, usage: string): CoordinatorStore {
   if (typeof value !== 'string' || !value) throw new UsageError(`--state DIR is required\nusage: ${usage}`);
   return directoryStore(value, nodeFileSystem());
 }
+
+/** The coordinator's metrics address: loopback by default, as the agent's; `off` serves none. */
+export const DEFAULT_COORDINATOR_METRICS = '127.0.0.1:9464';
+
+/** `--metrics HOST:PORT|off`: where GET /metrics is served, or undefined for off. */
+export function metricsFlag(value: unknown, usage: string): HostPort | undefined {
+  if (value === 'off') return undefined;
+  const parsed = typeof value === 'string' ? parseHostPort(value) : undefined;
+  if (!parsed) throw new UsageError(`--metrics must be HOST:PORT or off, got "${String(value)}"\nusage: ${usage}`);
+  return parsed;
+}

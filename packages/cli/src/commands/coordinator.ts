@@ -3,7 +3,7 @@ import { isRemoteUrl } from '@herd/source';
 import { createLogger, parseDuration, UsageError } from '@herd/sys';
 import { defineCommand } from '../command.js';
 import { startFleet } from '../fleet.js';
-import { hostPortFlag } from './coordinator-flags.js';
+import { DEFAULT_COORDINATOR_METRICS, hostPortFlag, metricsFlag } from './coordinator-flags.js';
 
 /**
  * The coordinator as it runs in production (a container, or self-hosted): what `herd up`
@@ -13,7 +13,7 @@ export const coordinatorCommand = defineCommand({
   name: 'coordinator',
   summary: 'Run the coordinator as in production: the whole loop of `herd up` (machines, agents, Kubernetes, each new commit) '
     + 'and its gRPC services, JSON logs, until a signal',
-  usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s]',
+  usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s] [--metrics 127.0.0.1:9464|off]',
   options: {
     repo: { type: 'string' },
     ref: { type: 'string' },
@@ -22,6 +22,7 @@ export const coordinatorCommand = defineCommand({
     advertise: { type: 'string', multiple: true },
     interval: { type: 'string', default: '10s' },
     'heartbeat-timeout': { type: 'string', default: '30s' },
+    metrics: { type: 'string', default: DEFAULT_COORDINATOR_METRICS },
   },
   async run({ values }) {
     const repo = values.repo as string | undefined;
@@ -30,6 +31,7 @@ export const coordinatorCommand = defineCommand({
       throw new UsageError(`--repo ${repo}: not a URL and no such directory`);
     }
     const listen = hostPortFlag('listen', values.listen, this.usage, true);
+    const metrics = metricsFlag(values.metrics, this.usage);
     const stateDir = values.state as string | undefined;
     if (!stateDir) throw new UsageError(`--state DIR is required\nusage: ${this.usage}`);
     const heartbeatTimeoutMs = parseDuration(String(values['heartbeat-timeout']));
@@ -39,7 +41,7 @@ export const coordinatorCommand = defineCommand({
     const logger = createLogger({ name: 'coordinator' });
     const fleet = await startFleet({
       repo, stateDir, listenHost: listen.host, port: listen.port, advertise: (values.advertise as string[] | undefined) ?? [],
-      heartbeatTimeoutMs, logger, ...(values.ref ? { ref: String(values.ref) } : {}),
+      heartbeatTimeoutMs, logger, ...(metrics ? { metrics } : {}), ...(values.ref ? { ref: String(values.ref) } : {}),
     });
     const stop = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {

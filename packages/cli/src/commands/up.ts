@@ -2,13 +2,13 @@ import { parseDuration, UsageError, createLogger, formatDuration } from '@herd/s
 import type { FleetStatus } from '@herd/reconciler';
 import { defineCommand, outputFormat, outputOption } from '../command.js';
 import { defaultStateDir, startFleet } from '../fleet.js';
-import { hostPortFlag } from './coordinator-flags.js';
+import { DEFAULT_COORDINATOR_METRICS, hostPortFlag, metricsFlag } from './coordinator-flags.js';
 import { Progress } from '../progress.js';
 
 export const upCommand = defineCommand({
   name: 'up',
   summary: 'Run the coordinator in the foreground: make every cluster of REPO match it, show progress, keep reconciling',
-  usage: 'herd up [REPO] [--ref REF] [--cluster NAME] [--timeout DURATION] [--exit-when-converged] [--state DIR] [--listen HOST:PORT] [--interval 5s] [--output text|json]',
+  usage: 'herd up [REPO] [--ref REF] [--cluster NAME] [--timeout DURATION] [--exit-when-converged] [--state DIR] [--listen HOST:PORT] [--metrics 127.0.0.1:9464|off] [--interval 5s] [--output text|json]',
   options: {
     ref: { type: 'string' },
     cluster: { type: 'string' },
@@ -16,6 +16,7 @@ export const upCommand = defineCommand({
     'exit-when-converged': { type: 'boolean', default: false },
     state: { type: 'string' },
     listen: { type: 'string', default: '0.0.0.0:0' },
+    metrics: { type: 'string', default: DEFAULT_COORDINATOR_METRICS },
     interval: { type: 'string', default: '5s' },
     ...outputOption,
   },
@@ -28,6 +29,7 @@ export const upCommand = defineCommand({
     const timeoutMs = values.timeout === undefined ? undefined : parseDuration(String(values.timeout));
     if (values.timeout !== undefined && !timeoutMs) throw new UsageError('--timeout must be a duration such as 10m');
     const listen = hostPortFlag('listen', values.listen, this.usage, true);
+    const metrics = metricsFlag(values.metrics, this.usage);
     const stateDir = (values.state as string | undefined) ?? defaultStateDir(repo);
     const exitWhenConverged = Boolean(values['exit-when-converged']);
 
@@ -39,7 +41,7 @@ export const upCommand = defineCommand({
     progress.line(`state ${stateDir}`);
     const started = Date.now();
     const fleet = await startFleet({
-      repo, stateDir, listenHost: listen.host, ...(listen.port ? { port: listen.port } : {}), logger,
+      repo, stateDir, listenHost: listen.host, ...(listen.port ? { port: listen.port } : {}), ...(metrics ? { metrics } : {}), logger,
       ...(values.ref ? { ref: String(values.ref) } : {}), ...(values.cluster ? { cluster: String(values.cluster) } : {}),
     });
     progress.line(`coordinator listening on port ${fleet.coordinator.port}`);
