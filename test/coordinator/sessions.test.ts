@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionRegistry, type SessionSink } from '@herd/coordinator';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type Hello__Output } from '@herd/proto';
-import { silentLogger } from '@herd/sys';
+import { MetricsRegistry, silentLogger } from '@herd/sys';
 import { FakeClock } from './harness.js';
 
 /** Records what a session sent; `stalled` never confirms a write, like a peer that stopped reading. */
@@ -118,4 +118,31 @@ test('status, acks and disconnects are recorded and emitted', () => {
   assert.equal(s!.observedGeneration, 1);
   assert.equal(s!.connected, false);
   assert.equal(nodes.ackedGeneration(a), 1);
+});
+
+test('metrics: agents connected by cluster, and the fan-out of the newest assignment from assign() to its ack', async () => {
+  const clock = new FakeClock();
+  const metrics = new MetricsRegistry();
+  const nodes = new SessionRegistry({ clock, logger: silentLogger(), heartbeatTimeoutMs: 30_000, metrics });
+  const series = () => metrics.render().split('\n').filter((l) => /^herd_(agents_connected|assignment_fanout_seconds_(sum|count))/.test(l));
+  const a = { cluster: 'c', node: 'a' };
+  // Assigned while the agent is away: the wait counts, it is what an operator waits for.
+  nodes.assign(a, spec('one'));
+  clock.advance(1_000);
+  nodes.assign(a, spec('two')); // replaces one before it was delivered: only two is measured
+  clock.advance(1_500);
+  const session = nodes.open(a, hello('a'), new RecordingSink());
+  nodes.open({ cluster: 'd', node: 'b' }, hello('b'), new RecordingSink()).close('gone');
+  await tick();
+  assert.deepEqual(series(), ['herd_agents_connected{cluster="c"} 1', 'herd_agents_connected{cluster="d"} 0',
+    'herd_assignment_fanout_seconds_sum 0', 'herd_assignment_fanout_seconds_count 0']);
+  session.receive({ body: 'ack', ack: { generation: 1 } }); // an older generation: not the one measured
+  clock.advance(500);
+  session.receive({ body: 'ack', ack: { generation: 2 } });
+  session.receive({ body: 'ack', ack: { generation: 2 } }); // a repeat is not counted twice
+  assert.deepEqual(series().slice(2), ['herd_assignment_fanout_seconds_sum 2', 'herd_assignment_fanout_seconds_count 1']);
+  assert.ok(metrics.render().includes('herd_assignment_fanout_seconds_bucket{le="2.5"} 1\n'));
+  assert.ok(metrics.render().includes('herd_assignment_fanout_seconds_bucket{le="1"} 0\n'));
+  session.close('done');
+  assert.deepEqual(series().slice(0, 1), ['herd_agents_connected{cluster="c"} 0']);
 });
