@@ -175,6 +175,8 @@ test('worker upgrade 1.34.4 → 1.35.4: lease, cordon, drain, kubeadm then kubel
 test('a failed upgrade step halts the rollout: the node stays cordoned, the lease and status say which step failed', async (t) => {
   const w = await upgradeWorld(t);
   w.agents.answers['kubeadm-upgrade'] = () => ({ ok: false, message: 'preflight: etcd unhealthy' });
+  const events: string[] = [];
+  w.lifecycle.on('action', (phase, _description, _ms, kind) => events.push(`${phase} ${kind}`));
   assert.deepEqual(await w.run(await w.round()), [
     'lease.acquire in-progress=upgrade w1',
     'cordon w1',
@@ -186,6 +188,7 @@ test('a failed upgrade step halts the rollout: the node stays cordoned, the leas
   assert.equal(w.kube.nodeMap.get('w1')!.unschedulable, true, 'no uncordon');
   assert.deepEqual(JSON.parse(w.kube.held!.annotations['herd.dev/halted']!).message, 'preflight: etcd unhealthy');
   assert.equal(w.lifecycle.status().halted, 'upgrade of w1 failed at kubeadm upgrade node: preflight: etcd unhealthy');
+  assert.deepEqual(events, ['started upgrade', 'failed upgrade'], 'the kind metrics count it by');
 
   const next = await w.round();
   assert.deepEqual(actions(next), []);

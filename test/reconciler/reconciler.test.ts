@@ -7,7 +7,7 @@ import { GitSource } from '@herd/source';
 import { Reconciler, type FleetStatus, type ReconcilerOptions } from '@herd/reconciler';
 import { LABEL } from '@herd/planner';
 import { SecretStore } from '@herd/coordinator';
-import { nodeFileSystem, silentLogger } from '@herd/sys';
+import { MetricsRegistry, nodeFileSystem, silentLogger } from '@herd/sys';
 import { FakeCloud } from '../providers/fake-cloud.js';
 import { eventually, startTestCoordinator } from '../coordinator/harness.js';
 import { commit, git, tempDir } from '../support.js';
@@ -60,7 +60,8 @@ async function world(t: Parameters<typeof tempDir>[0]) {
     logger: silentLogger(),
     ...overrides,
   });
-  const reconciler = makeReconciler();
+  const metrics = new MetricsRegistry();
+  const reconciler = makeReconciler({ metrics });
   /** Rounds until converged (agents answer asynchronously); the last status. */
   const converge = async () => {
     let status: FleetStatus | undefined;
@@ -70,7 +71,7 @@ async function world(t: Parameters<typeof tempDir>[0]) {
     }, 'the machines to converge');
     return status!;
   };
-  return { repo, cloud, coordinator, reconciler, makeReconciler, converge };
+  return { repo, cloud, coordinator, reconciler, makeReconciler, converge, metrics };
 }
 
 const names = (cloud: FakeCloud, pool: string) => [...cloud.machines.values()].filter((m) => m.machine.labels[LABEL.pool] === pool).map((m) => m.machine.name).sort();
@@ -127,9 +128,23 @@ test('scaling a pool up and down creates and deletes machines, newest first', as
   assert.equal(status.clusters[0]!.machines.length, 2);
 });
 
+/** The value of one series of the registry's text, e.g. `herd_nodes{cluster="shop",state="converged"}`. */
+const sample = (metrics: MetricsRegistry, series: string) => {
+  const line = metrics.render().split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
 test('a broken commit changes nothing; status names the error; the fix is picked up', async (t) => {
-  const { repo, cloud, converge, reconciler } = await world(t);
+  const { repo, cloud, converge, reconciler, metrics } = await world(t);
   const good = (await converge()).commit;
+  // The machines the reconciler made are counted as create actions; every node is converged.
+  assert.equal(sample(metrics, 'herd_lifecycle_action_duration_seconds_count{cluster="shop",kind="create",result="done"}'), 3);
+  assert.equal(sample(metrics, 'herd_lifecycle_action_failures_total{cluster="shop",kind="create"}'), 0);
+  assert.equal(sample(metrics, 'herd_nodes{cluster="shop",state="converged"}'), 3);
+  assert.equal(sample(metrics, 'herd_nodes{cluster="shop",state="disconnected"}'), 0);
+  assert.equal(sample(metrics, 'herd_desired_state_refused'), 0);
+  // The machines are, but Kubernetes is not (the fake cloud's agents run no kubeadm).
+  assert.equal(sample(metrics, 'herd_cluster_converged{cluster="shop"}'), 0);
   const machines = [...cloud.machines.keys()].sort();
   const broken = commit(repo, { 'clusters/shop.yaml': CLUSTER(3).replace('replicas: 3', 'replicas: three') });
   const status = await reconciler.round();
@@ -137,11 +152,14 @@ test('a broken commit changes nothing; status names the error; the fix is picked
   assert.equal(status.rejected?.commit, broken);
   assert.deepEqual(status.rejected?.errors.map((e) => `${e.file}:${e.line} ${e.field}`), ['clusters/shop.yaml:19 spec.pools[0].replicas']);
   assert.equal(status.converged, false);
+  assert.equal(sample(metrics, 'herd_desired_state_refused'), 1);
   assert.deepEqual([...cloud.machines.keys()].sort(), machines, 'no machine was created or deleted');
   commit(repo, { 'clusters/shop.yaml': CLUSTER(3) });
   const fixed = await converge();
   assert.equal(fixed.rejected, undefined);
   assert.equal(names(cloud, 'web').length, 3);
+  assert.equal(sample(metrics, 'herd_desired_state_refused'), 0);
+  assert.equal(sample(metrics, 'herd_nodes{cluster="shop",state="converged"}'), 4);
 });
 
 test('a restarted coordinator adopts the machines that exist and creates nothing', async (t) => {

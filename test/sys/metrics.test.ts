@@ -54,6 +54,15 @@ test('a gauge with collect is computed at every scrape and drops series that no 
   assert.ok(text.includes('herd_agents{cluster="b"} 0\n'), text);
 });
 
+test('a metric without labels is there at 0 from the start; one with labels only once a series is used', () => {
+  const registry = new MetricsRegistry();
+  registry.histogram('herd_fanout_seconds', 'Fan-out.', [1]);
+  registry.counter('herd_errors_total', 'Errors.', ['kind']);
+  assert.deepEqual(registry.render().split('\n').filter((l) => !l.startsWith('#')), [
+    'herd_fanout_seconds_bucket{le="1"} 0', 'herd_fanout_seconds_bucket{le="+Inf"} 0', 'herd_fanout_seconds_sum 0', 'herd_fanout_seconds_count 0', '',
+  ]);
+});
+
 test('values: +Inf, -Inf and NaN as the format spells them', () => {
   assert.deepEqual([Infinity, -Infinity, NaN, 0.25, 1e21].map(formatValue), ['+Inf', '-Inf', 'NaN', '0.25', '1e+21']);
 });

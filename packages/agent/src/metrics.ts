@@ -25,9 +25,6 @@ export class AgentMetrics {
   constructor() {
     // Present from the start, so a rate() or an absent() sees a series before the first round.
     for (const result of ['converged', 'failed']) this.rounds.inc({ result }, 0);
-    this.connected.set(undefined, 0);
-    this.observedGeneration.set(undefined, 0);
-    this.lastRound.set(undefined, 0);
   }
 
   recordRound(report: RoundReport, observedGeneration: number, nowMs: number): void {

@@ -38,6 +38,9 @@ function labelText(names: readonly string[], values: readonly string[], extra?: 
 
 interface Metric {
   readonly name: string;
+  readonly labelNames: readonly string[];
+  /** Makes the one series of a metric without labels, so it is there at 0 before anything happened. */
+  touch(): void;
   render(): string[];
 }
 
@@ -45,7 +48,7 @@ interface Metric {
 abstract class Family<T> implements Metric {
   protected readonly series = new Map<string, { values: string[]; state: T }>();
 
-  constructor(readonly name: string, private readonly help: string, private readonly type: string, protected readonly labelNames: readonly string[]) {
+  constructor(readonly name: string, private readonly help: string, private readonly type: string, readonly labelNames: readonly string[]) {
     if (!METRIC_NAME.test(name)) throw new Error(`metric name "${name}" is not a Prometheus metric name`);
     for (const l of labelNames) if (!LABEL_NAME.test(l) || l.startsWith('__')) throw new Error(`${name}: label name "${l}" is not allowed`);
   }
@@ -65,6 +68,10 @@ abstract class Family<T> implements Metric {
       this.series.set(key, entry);
     }
     return entry.state;
+  }
+
+  touch(): void {
+    this.at({});
   }
 
   protected abstract samples(values: readonly string[], state: T): string[];
@@ -154,6 +161,7 @@ export class MetricsRegistry {
   private add<M extends Metric>(metric: M): M {
     if (this.metrics.has(metric.name)) throw new Error(`metric ${metric.name} is registered twice`);
     this.metrics.set(metric.name, metric);
+    if (!metric.labelNames.length) metric.touch();
     return metric;
   }
 
