@@ -25,7 +25,7 @@ export class ReconcilerMetrics {
 
   constructor(registry: MetricsRegistry, status: () => FleetStatus | undefined) {
     this.durations = registry.histogram('herd_lifecycle_action_duration_seconds',
-      'Time a lifecycle action (create, init, join, upgrade, replace, remove, ...) took, by kind and result (done or failed).',
+      'Time a lifecycle action (create, init, join, upgrade, remove, reboot, ...) took, by kind and result (done or failed).',
       ACTION_BUCKETS, ['cluster', 'kind', 'result']);
     this.failures = registry.counter('herd_lifecycle_action_failures_total', 'Lifecycle actions that failed, by kind.', ['cluster', 'kind']);
     registry.gauge('herd_nodes', 'Machines of each cluster by state: unenrolled, disconnected, converging, converged.', ['cluster', 'state'], (gauge) => {
