@@ -62,6 +62,8 @@ test('bad flags are usage errors (exit 2) with no stack trace', async () => {
     [AGENT, ['--interval', 'soon']],
     [AGENT, ['--bogus']],
     [HERD, ['coordinator', '--listen', '127.0.0.1:1', '--state', '/tmp/x']],
+    [HERD, ['coordinator', '--repo', tmpdir(), '--listen', '127.0.0.1:0', '--state', '/tmp/x', '--metrics', '9464']],
+    [AGENT, ['--metrics', 'localhost']],
     [HERD, ['token', 'create', '--cluster', 'Bad_Name', '--coordinator', '127.0.0.1:1', '--state', '/tmp/x']],
     [HERD, ['status', '--coordinator', '127.0.0.1', '--state', '/tmp/x']],
   ] as const;

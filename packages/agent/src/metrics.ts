@@ -11,7 +11,8 @@ const ROUND_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 60
 export class AgentMetrics {
   readonly registry = new MetricsRegistry();
   private readonly rounds = this.registry.counter('herd_agent_rounds_total', 'Converge rounds, by whether every step converged.', ['result']);
-  private readonly roundSeconds = this.registry.histogram('herd_agent_round_duration_seconds', 'Time a converge round took, every step included.', ROUND_BUCKETS);
+  private readonly roundSeconds = this.registry.histogram('herd_agent_round_duration_seconds', 'Time a converge round took, every step included.',
+    ROUND_BUCKETS);
   private readonly stepSeconds = this.registry.histogram('herd_agent_step_duration_seconds', 'Time spent in each converge step (observe and apply).',
     ROUND_BUCKETS, ['step']);
   private readonly drift = this.registry.counter('herd_agent_drift_corrections_total',

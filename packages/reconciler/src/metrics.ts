@@ -36,7 +36,8 @@ export class ReconcilerMetrics {
     registry.gauge('herd_cluster_converged', '1 when the cluster matches the commit in force (machines, agents, Kubernetes), else 0.', ['cluster'], (gauge) => {
       for (const cluster of status()?.clusters ?? []) gauge.set({ cluster: cluster.name }, cluster.converged ? 1 : 0);
     });
-    registry.gauge('herd_cluster_rollout_halted', '1 while a disruptive action failed and the rollout waits for a new commit, else 0.', ['cluster'], (gauge) => {
+    const halted = '1 while a disruptive action failed and the rollout waits for a new commit, else 0.';
+    registry.gauge('herd_cluster_rollout_halted', halted, ['cluster'], (gauge) => {
       for (const cluster of status()?.clusters ?? []) gauge.set({ cluster: cluster.name }, cluster.kubernetes?.halted ? 1 : 0);
     });
     registry.gauge('herd_lifecycle_actions_running', 'Lifecycle actions running now.', ['cluster'], (gauge) => {

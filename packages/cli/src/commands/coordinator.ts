@@ -13,7 +13,8 @@ export const coordinatorCommand = defineCommand({
   name: 'coordinator',
   summary: 'Run the coordinator as in production: the whole loop of `herd up` (machines, agents, Kubernetes, each new commit) '
     + 'and its gRPC services, JSON logs, until a signal',
-  usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s] [--metrics 127.0.0.1:9464|off]',
+  usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s]'
+    + ' [--metrics 127.0.0.1:9464|off]',
   options: {
     repo: { type: 'string' },
     ref: { type: 'string' },

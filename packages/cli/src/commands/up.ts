@@ -8,7 +8,8 @@ import { Progress } from '../progress.js';
 export const upCommand = defineCommand({
   name: 'up',
   summary: 'Run the coordinator in the foreground: make every cluster of REPO match it, show progress, keep reconciling',
-  usage: 'herd up [REPO] [--ref REF] [--cluster NAME] [--timeout DURATION] [--exit-when-converged] [--state DIR] [--listen HOST:PORT] [--metrics 127.0.0.1:9464|off] [--interval 5s] [--output text|json]',
+  usage: 'herd up [REPO] [--ref REF] [--cluster NAME] [--timeout DURATION] [--exit-when-converged] [--state DIR] [--listen HOST:PORT]'
+    + ' [--metrics 127.0.0.1:9464|off] [--interval 5s] [--output text|json]',
   options: {
     ref: { type: 'string' },
     cluster: { type: 'string' },
