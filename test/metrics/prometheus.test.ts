@@ -61,8 +61,12 @@ function start(args: string[], t: { after(fn: () => unknown): void }) {
 interface Sample { metric: Record<string, string>; value: [number, string] }
 
 test('Prometheus scrapes the coordinators and agents, finds every series, and loads the example alerts', async (t) => {
+  // Undone last first: processes and servers, then the directories they used.
+  const cleanups: (() => unknown)[] = [];
+  const later = { after: (fn: () => unknown) => { cleanups.unshift(fn); } };
+  t.after(async () => { for (const fn of cleanups) await fn(); });
   const dirs: string[] = [];
-  t.after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
+  later.after(async () => { for (const d of dirs) await rm(d, { recursive: true, force: true }); });
   const temp = async (prefix: string) => { const d = await mkdtemp(join(tmpdir(), prefix)); dirs.push(d); return d; };
 
   // The rules file is valid as promtool reads it, and its own unit tests pass.
@@ -74,16 +78,16 @@ test('Prometheus scrapes the coordinators and agents, finds every series, and lo
   // A coordinator in this process, its registry served as `herd coordinator` serves its own.
   const registry = new MetricsRegistry();
   const c: TestCoordinator = await startTestCoordinator({ metrics: registry, heartbeatTimeoutMs: 60_000 });
-  t.after(() => c.close());
+  later.after(() => c.close());
   const coordinatorMetrics = (await serveMetrics(registry, '127.0.0.1', 0, silentLogger()))!;
-  t.after(() => coordinatorMetrics.close());
+  later.after(() => coordinatorMetrics.close());
 
   // A real herd-agent process, enrolled with a token as an operator does, serving its metrics on a port it picks.
   const agentDir = await temp('herd-agent-');
   const processToken = await createToken(c, { cluster: 'shop', nodeName: 'box-1' });
   await writeFile(join(agentDir, 'token'), `${processToken.token}\n`, { mode: 0o600 });
   const agentProcess = start([AGENT, '--coordinator', c.address, '--token-file', join(agentDir, 'token'), '--ca-hash', processToken.caHash,
-    '--state', join(agentDir, 'state'), '--heartbeat', '1s', '--metrics', '127.0.0.1:0'], t);
+    '--state', join(agentDir, 'state'), '--heartbeat', '1s', '--metrics', '127.0.0.1:0'], later);
   const agentProcessPort = (await agentProcess.log('serving metrics')).port as number;
 
   // An Agent in this process, which will be assigned a spec and converge it (with the fake engine).
@@ -101,16 +105,16 @@ test('Prometheus scrapes the coordinators and agents, finds every series, and lo
   });
   const stopAgent = new AbortController();
   const running = agent.run(stopAgent.signal);
-  t.after(async () => { stopAgent.abort(); await running; });
+  later.after(async () => { stopAgent.abort(); await running; });
   const inProcessMetrics: MetricsServer = (await serveMetrics(agentMetrics.registry, '127.0.0.1', 0, silentLogger()))!;
-  t.after(() => inProcessMetrics.close());
+  later.after(() => inProcessMetrics.close());
 
   // `herd coordinator` on a repository whose only cluster file does not parse: it refuses the commit.
   const repo = await temp('herd-repo-');
   await mkdir(join(repo, 'clusters'));
   await writeFile(join(repo, 'clusters/bad.yaml'), 'apiVersion: herd.dev/v1\nkind: Cluster\nmetadata: [\n');
   const fleet = start([HERD, 'coordinator', '--repo', repo, '--listen', '127.0.0.1:0', '--state', await temp('herd-state-'),
-    '--interval', '1s', '--metrics', '127.0.0.1:0'], t);
+    '--interval', '1s', '--metrics', '127.0.0.1:0'], later);
   const fleetPort = (await fleet.log('serving metrics')).port as number;
 
   // Prometheus, with this test's config, storage and port; stopped by its PID.
@@ -132,7 +136,7 @@ test('Prometheus scrapes the coordinators and agents, finds every series, and lo
   let promLog = '';
   prometheus.stderr.on('data', (d: Buffer) => { promLog += d.toString(); });
   const promExited = once(prometheus, 'exit');
-  t.after(async () => { if (prometheus.exitCode === null) { process.kill(prometheus.pid!, 'SIGTERM'); await promExited; } });
+  later.after(async () => { if (prometheus.exitCode === null) { process.kill(prometheus.pid!, 'SIGTERM'); await promExited; } });
   const api = async (path: string) => {
     const response = await fetch(`http://127.0.0.1:${promPort}${path}`);
     const body = await response.json() as { status: string; data: unknown; error?: string };
