@@ -6,13 +6,16 @@
 #   DIR (default ${HERD_CACHE_DIR:-/var/cache/herd}) gets kubernetes/:
 #     go/mod, go/build          GOMODCACHE and GOCACHE, shared by every version
 #     VERSION/bin/              kubeadm kubelet kubectl kube-apiserver kube-controller-manager
-#                               kube-scheduler etcd pause (static, CGO off, stripped)
+#                               kube-scheduler kube-proxy etcd pause coredns flanneld flannel
+#                               (the CNI plugin) (static, CGO off, stripped)
 #     VERSION/debs/             kubeadm_X.Y.Z-1.1_amd64.deb kubelet_… kubectl_… (official names and layout)
 #     VERSION/images/           OCI archives (each names its image in io.containerd.image.name),
 #                               tagged as `kubeadm config images list` prints them; images.txt
 #                               lists them; the local provider pushes them to its registry
 #     debian/                   containerd, runc, CNI plugins, conntrack, … and the dependencies
 #                               a minbase machine lacks, from `apt-get download`
+#     image-base/               the tools some images exec (iptables in nft mode, conntrack,
+#                               busybox) with their libraries, from Debian's .debs
 #
 # Each step records a stamp of its inputs and a checksum list of its outputs; a run whose
 # stamps match and whose outputs are intact does nothing (seconds). Go builds run under
@@ -55,9 +58,18 @@ OUT=$K/$VERSION
 DEB_VERSION="$MAJOR.$MINOR.$PATCH-1.1"
 STAGING_VERSION="v0.$MINOR.$PATCH"
 ARCH=amd64
-# The control-plane binaries; kube-proxy is not built (see docs/test-world.md: its image
-# would need iptables and its libraries, so kubeadm's kube-proxy addon is disabled).
-COMMANDS=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler)
+# Kubernetes' own binaries: the node tools, the control plane and kube-proxy (kubeadm's addon).
+COMMANDS=(kubeadm kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
+# The pod network (docs/dependencies.md): flanneld and the flannel CNI plugin. The same
+# versions and image names are in packages/kubeadm/src/network.ts (a test compares them).
+FLANNEL_VERSION=v0.28.10
+FLANNEL_IMAGE=ghcr.io/flannel-io/flannel:$FLANNEL_VERSION
+# The proxy refuses github.com/flannel-io/cni-plugin (every version); its origin, the plugin
+# in containernetworking/plugins, builds and speaks the same protocol (cniVersion 0.3.1).
+CNI_FLANNEL_VERSION=v0.9.1
+FLANNEL_CNI_IMAGE=ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3
+# A small client for pods (tests, debugging): Debian's busybox-static.
+BUSYBOX_IMAGE=docker.io/library/busybox:1.35.0
 
 export GOMODCACHE=$K/go/mod GOCACHE=$K/go/build GOFLAGS=-mod=mod CGO_ENABLED=0 GOOS=linux GOARCH=$ARCH
 # `auto`: the machine's Go when it is new enough for the module, else the one go.mod asks
@@ -76,6 +88,17 @@ fi
 STARTED=$(date +%s)
 say() { printf '[build-kubernetes %s %4ss] %s\n' "$VERSION" "$(( $(date +%s) - STARTED ))" "$*" >&2; }
 sha() { sha256sum | cut -c1-64; }
+
+resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty system
+  local status archives rc=0
+  status=$(mktemp); : > "$status"
+  # An empty archive cache too: apt prints no URI for a .deb this host already has in
+  # /var/cache/apt/archives, which would leave it out of the bundle (seen: libperl5.36).
+  archives=$(mktemp -d); mkdir -p "$archives/partial"
+  apt-get install --print-uris -qq -y --no-install-recommends \
+    -o Dir::State::status="$status" -o Dir::Cache::Archives="$archives" -o Debug::NoLocking=1 "$@" > "$status.out" || rc=$?
+  awk "/^'/ { print \$2 }" "$status.out"; rm -rf "$status" "$status.out" "$archives"; return $rc
+}
 
 # --- stamps ---------------------------------------------------------------------------
 # A step is done when DIR/.stamp-STEP holds the hash of the step's inputs followed by a
@@ -148,13 +171,14 @@ fi
 "$BIN/kubeadm" version -o short | grep -qx "$VERSION" || { echo "kubeadm does not report $VERSION" >&2; exit 1; }
 
 # --- 2. the images kubeadm expects -------------------------------------------------------
-# kube-proxy and CoreDNS are left out (docs/test-world.md); the kubeadm configuration
-# disables those addons, and then kubeadm lists, checks and uses only these.
-mapfile -t IMAGES < <("$BIN/kubeadm" config images list --kubernetes-version "$VERSION" 2>/dev/null \
-  | grep -Ev '/(kube-proxy|coredns/coredns|coredns):')
-image_of() { local i; for i in "${IMAGES[@]}"; do [[ ${i%%:*} == */$1 ]] && { echo "$i"; return; }; done
-  echo "kubeadm lists no $1 image: ${IMAGES[*]}" >&2; exit 1; }
-ETCD_IMAGE=$(image_of etcd) PAUSE_IMAGE=$(image_of pause)
+# Every one kubeadm lists (control plane, etcd, pause, kube-proxy, CoreDNS), at the tags it
+# will deploy: CoreDNS's version is kubeadm's own choice for this Kubernetes version.
+mapfile -t KUBEADM_IMAGES < <("$BIN/kubeadm" config images list --kubernetes-version "$VERSION" 2>/dev/null)
+image_of() { local i; for i in "${KUBEADM_IMAGES[@]}"; do [[ ${i%%:*} == */$1 ]] && { echo "$i"; return; }; done
+  echo "kubeadm lists no $1 image: ${KUBEADM_IMAGES[*]}" >&2; exit 1; }
+ETCD_IMAGE=$(image_of etcd) PAUSE_IMAGE=$(image_of pause) COREDNS_IMAGE=$(image_of coredns)
+COREDNS_VERSION=${COREDNS_IMAGE##*:}
+IMAGES=("${KUBEADM_IMAGES[@]}" "$FLANNEL_IMAGE" "$FLANNEL_CNI_IMAGE" "$BUSYBOX_IMAGE")
 ETCD_VERSION=v${ETCD_IMAGE##*:}; ETCD_VERSION=${ETCD_VERSION%-*}   # 3.6.5-0 → v3.6.5
 PAUSE_VERSION=${PAUSE_IMAGE##*:}
 
@@ -200,11 +224,112 @@ else
 fi
 cp -f "$PAUSE_DIR/pause" "$BIN/pause"
 
+# --- 4b. CoreDNS, at the version kubeadm deploys -----------------------------------------
+# Its own module, built as its README says (`go install`); kubeadm's Deployment runs the
+# image's entrypoint with `-conf /etc/coredns/Corefile`.
+COREDNS_DIR=$K/coredns/$COREDNS_VERSION
+mkdir -p "$COREDNS_DIR"
+key=$( { echo "$COREDNS_VERSION"; echo "$GO_VERSION"; } | sha)
+if step_done coredns "$key" "$COREDNS_DIR"; then
+  say "coredns $COREDNS_VERSION: cached"
+else
+  say "coredns $COREDNS_VERSION: building"
+  t=$(date +%s)
+  GOFLAGS= GOBIN=$COREDNS_DIR nice -n 15 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  step_record coredns "$key" "$COREDNS_DIR" coredns
+  say "coredns $COREDNS_VERSION: built in $(( $(date +%s) - t ))s"
+fi
+cp -f "$COREDNS_DIR/coredns" "$BIN/coredns"
+
+# --- 4c. flannel: flanneld and its CNI plugin --------------------------------------------
+# flanneld's main package imports every backend; two cannot be built here: udp needs cgo,
+# and tencentvpc needs an SDK module the proxy refuses. The wrapper's main.go is flannel's
+# own without those two imports (vxlan, host-gw, ipip, wireguard, ipsec remain).
+FLANNEL_DIR=$K/flannel/$FLANNEL_VERSION
+mkdir -p "$FLANNEL_DIR/src"
+flannel_main=$(cd "$K" && go mod download -json "github.com/flannel-io/flannel@$FLANNEL_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/main.go
+[[ -f $flannel_main ]] || { echo "the module proxy has no github.com/flannel-io/flannel@$FLANNEL_VERSION" >&2; exit 1; }
+{
+  echo "// Generated by scripts/build-kubernetes.sh: flanneld $FLANNEL_VERSION without the udp and tencentvpc backends."
+  echo "module herd.local/flannel-build"
+  echo
+  grep -E '^go ' "$(modfile "github.com/flannel-io/flannel@$FLANNEL_VERSION" GoMod)"
+  echo
+  echo "require github.com/flannel-io/flannel $FLANNEL_VERSION"
+} > "$FLANNEL_DIR/src/go.mod.want"
+use_gomod "$FLANNEL_DIR/src"
+grep -Ev '"github.com/flannel-io/flannel/pkg/backend/(udp|tencentvpc)"$' "$flannel_main" > "$FLANNEL_DIR/src/main.go"
+FLANNEL_LDFLAGS="-s -w -X github.com/flannel-io/flannel/pkg/version.Version=$FLANNEL_VERSION"
+key=$( { cat "$FLANNEL_DIR/src/go.mod.in" "$FLANNEL_DIR/src/main.go"; echo "$FLANNEL_LDFLAGS $CNI_FLANNEL_VERSION"; echo "$GO_VERSION"; } | sha)
+if step_done flannel "$key" "$FLANNEL_DIR"; then
+  say "flannel $FLANNEL_VERSION: cached"
+else
+  say "flannel $FLANNEL_VERSION and its CNI plugin $CNI_FLANNEL_VERSION: building"
+  t=$(date +%s)
+  (cd "$FLANNEL_DIR/src" && nice -n 15 go build -trimpath -ldflags "$FLANNEL_LDFLAGS" -o "$FLANNEL_DIR/flanneld" .)
+  GOFLAGS= GOBIN=$FLANNEL_DIR nice -n 15 go install -trimpath -ldflags "-s -w" \
+    "github.com/containernetworking/plugins/plugins/meta/flannel@$CNI_FLANNEL_VERSION"
+  step_record flannel "$key" "$FLANNEL_DIR" flanneld flannel
+  say "flannel: built in $(( $(date +%s) - t ))s"
+fi
+cp -f "$FLANNEL_DIR/flanneld" "$FLANNEL_DIR/flannel" "$BIN/"
+
+# --- 4d. the tools images exec, from Debian -----------------------------------------------
+# kube-proxy and flanneld run iptables-restore/-save (nft mode: Debian's default, so the
+# node's own iptables and every pod's see the same tables) and conntrack; init containers
+# and test pods need a shell and cp (busybox). The .debs with every dependency (resolved
+# against an empty system, like step 7) are unpacked into one tree: `dpkg-deb -x` runs no
+# maintainer scripts, so the alternatives' links are made here. Shared by every version.
+IMAGE_PACKAGES=(iptables conntrack busybox-static)
+BASE=$K/image-base
+mkdir -p "$BASE/debs"
+# Resolving takes seconds; its answer only changes with apt's package lists.
+lists=$( { echo "${IMAGE_PACKAGES[*]}"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha)
+if [[ -f $BASE/.resolved && $(head -1 "$BASE/.resolved") == "$lists" ]]; then
+  mapfile -t base_debs < <(tail -n +2 "$BASE/.resolved")
+else
+  if ! mapfile -t base_debs < <(resolve "${IMAGE_PACKAGES[@]}") || [[ ${#base_debs[@]} -eq 0 ]]; then
+    say "image base: apt-get update (no package lists yet)"; apt-get update -qq >&2
+    lists=$( { echo "${IMAGE_PACKAGES[*]}"; ls -l --time-style=+%s /var/lib/apt/lists/; } | sha)
+    mapfile -t base_debs < <(resolve "${IMAGE_PACKAGES[@]}")
+  fi
+  [[ ${#base_debs[@]} -gt 0 ]] || { echo "apt could not resolve ${IMAGE_PACKAGES[*]}" >&2; exit 1; }
+  { echo "$lists"; printf '%s\n' "${base_debs[@]}"; } > "$BASE/.resolved"
+fi
+key=$( { printf '%s\n' "${base_debs[@]}"; sed -n '/^# --- 4d\./,/^# --- 5\./p' "$0"; } | sha)
+if step_done image-base "$key" "$BASE"; then
+  say "image base: cached"
+else
+  say "image base: ${IMAGE_PACKAGES[*]} and ${#base_debs[@]} packages in all"
+  rm -rf "$BASE/debs" "$BASE/root"; mkdir -p "$BASE/debs" "$BASE/root"
+  names=()
+  for f in "${base_debs[@]}"; do ver=${f#*_}; ver=${ver%_*}; names+=("${f%%_*}=${ver//%3a/:}"); done
+  (cd "$BASE/debs" && apt-get download -qq -o APT::Sandbox::User=root "${names[@]}" >&2)
+  for deb in "$BASE"/debs/*.deb; do dpkg-deb -x "$deb" "$BASE/root"; done
+  root=$BASE/root
+  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -sf "xtables-nft-multi" "$root/usr/sbin/$t"
+  done
+  for applet in $("$root/bin/busybox" --list); do
+    [[ -e $root/bin/$applet || -e $root/usr/bin/$applet || -e $root/sbin/$applet || -e $root/usr/sbin/$applet ]] || ln -s busybox "$root/bin/$applet"
+  done
+  # The libraries are all there: each tool runs inside the tree alone.
+  for tool in /usr/sbin/iptables-restore /usr/sbin/ip6tables-save /usr/sbin/conntrack /bin/sh; do
+    chroot "$root" "$tool" --version >/dev/null 2>&1 || chroot "$root" "$tool" -c true \
+      || { echo "image base: $tool does not run in $root (a library missing?)" >&2; exit 1; }
+  done
+  tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$BASE/root.tar" .
+  rm -rf "$root"
+  step_record image-base "$key" "$BASE" root.tar
+fi
+
 # --- 5. OCI image archives -------------------------------------------------------------
+# One layer of the image's own files; kube-proxy, flannel's two and busybox have the image
+# base of step 4d below it (the same blob in each).
 IMG=$OUT/images
 mkdir -p "$IMG"
-key=$( { printf '%s\n' "${IMAGES[@]}"; cat "$HERE/kubernetes/oci-image.mjs"; \
-  sha256sum "$BIN"/kube-apiserver "$BIN"/kube-controller-manager "$BIN"/kube-scheduler "$BIN"/etcd "$BIN"/pause | cut -c1-64; } | sha)
+key=$( { printf '%s\n' "${IMAGES[@]}"; cat "$HERE/kubernetes/oci-image.mjs"; sha256sum "$BASE/root.tar" | cut -c1-64; \
+  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd pause coredns flanneld flannel; do sha256sum "$BIN/$c"; done | cut -c1-64; } | sha)
 if step_done images "$key" "$IMG"; then
   say "images: cached"
 else
@@ -215,6 +340,12 @@ else
     name=${ref%%:*}; name=${name##*/}
     case $name in
       pause) args=(--file "$BIN/pause:/pause") ;;
+      coredns) args=(--file "$BIN/coredns:/coredns") ;;
+      kube-proxy) args=(--layer "$BASE/root.tar" --file "$BIN/kube-proxy:/usr/local/bin/kube-proxy") ;;
+      # Where flannel's own images keep them (kube-flannel.yml runs these paths).
+      flannel) args=(--layer "$BASE/root.tar" --file "$BIN/flanneld:/opt/bin/flanneld") ;;
+      flannel-cni-plugin) args=(--layer "$BASE/root.tar" --file "$BIN/flannel:/flannel" --entrypoint /bin/sh) ;;
+      busybox) args=(--layer "$BASE/root.tar" --entrypoint /bin/sh) ;;
       *) args=(--file "$BIN/$name:/usr/local/bin/$name") ;;
     esac
     node "$HERE/kubernetes/oci-image.mjs" --ref "$ref" "${args[@]}" --out "$IMG/$name.tar"
@@ -352,16 +483,6 @@ fi
 NODE_PACKAGES=(containerd runc containernetworking-plugins conntrack iptables ethtool socat ebtables keepalived haproxy curl)
 DEB_DIR=$K/debian
 mkdir -p "$DEB_DIR"
-resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty system
-  local status archives rc=0
-  status=$(mktemp); : > "$status"
-  # An empty archive cache too: apt prints no URI for a .deb this host already has in
-  # /var/cache/apt/archives, which would leave it out of the bundle (seen: libperl5.36).
-  archives=$(mktemp -d); mkdir -p "$archives/partial"
-  apt-get install --print-uris -qq -y --no-install-recommends \
-    -o Dir::State::status="$status" -o Dir::Cache::Archives="$archives" -o Debug::NoLocking=1 "$@" > "$status.out" || rc=$?
-  awk "/^'/ { print \$2 }" "$status.out"; rm -rf "$status" "$status.out" "$archives"; return $rc
-}
 required() { apt-cache dumpavail 2>/dev/null | awk '/^Package:/ { p = $2 } /^Priority: required/ { print p }' | sort -u; }
 # Resolving takes seconds; its answer only changes with apt's package lists.
 lists=$( { echo "${NODE_PACKAGES[*]} minbase-by-name"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha)

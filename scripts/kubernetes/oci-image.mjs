@@ -4,11 +4,12 @@
 //
 //   node scripts/kubernetes/oci-image.mjs --ref registry.k8s.io/kube-apiserver:v1.34.4 \
 //     --file /path/to/kube-apiserver:/usr/local/bin/kube-apiserver [--file SRC:DEST ...] \
-//     [--entrypoint /usr/local/bin/kube-apiserver] --out kube-apiserver.tar
+//     [--entrypoint /usr/local/bin/kube-apiserver] [--layer base.tar ...] --out kube-apiserver.tar
 //
 // The archive is an OCI image layout (oci-layout, index.json, blobs/sha256/…) in a tar:
-// one uncompressed layer holding the files (root-owned, mode 0755, mtime 0, plus an empty
-// /tmp), an image config for linux/amd64 with PATH and the entrypoint, a manifest, and an
+// the --layer tars first, as they are (a tree shared by several images, the same blob in
+// each), then one uncompressed layer holding the files (root-owned, mode 0755, mtime 0,
+// plus an empty /tmp), an image config for linux/amd64 with PATH and the entrypoint, a manifest, and an
 // index whose manifest carries the reference twice: `io.containerd.image.name` (the full
 // name containerd imports it as) and `org.opencontainers.image.ref.name` (the tag, as the
 // OCI spec and `ctr export` write it). The same inputs give the same bytes.
@@ -23,18 +24,19 @@ const { values } = parseArgs({
   options: {
     ref: { type: 'string' },
     file: { type: 'string', multiple: true },
+    layer: { type: 'string', multiple: true },
     entrypoint: { type: 'string' },
     out: { type: 'string' },
   },
 });
-if (!values.ref || !values.file?.length || !values.out) {
-  console.error('usage: oci-image.mjs --ref NAME:TAG --file SRC:DEST [--file …] [--entrypoint PATH] --out FILE.tar');
+if (!values.ref || !(values.file?.length || values.layer?.length) || !values.out || (!values.file?.length && !values.entrypoint)) {
+  console.error('usage: oci-image.mjs --ref NAME:TAG --file SRC:DEST [--file …] [--layer TAR …] [--entrypoint PATH] --out FILE.tar');
   process.exit(2);
 }
 const ref = values.ref;
 const tag = ref.slice(ref.lastIndexOf(':') + 1);
 if (!tag || tag.includes('/')) throw new Error(`reference ${ref} has no tag`);
-const files = values.file.map((f) => {
+const files = (values.file ?? []).map((f) => {
   const at = f.indexOf(':');
   if (at < 1 || !f.slice(at + 1).startsWith('/')) throw new Error(`--file ${f}: expected SRC:/absolute/dest`);
   return { src: f.slice(0, at), dest: f.slice(at + 1) };
@@ -58,13 +60,16 @@ try {
   }
   const layerPath = join(work, 'layer.tar');
   execFileSync('tar', [...TAR, '-C', root, '-cf', layerPath, '.']);
-  const layer = readFileSync(layerPath);
-  const layerDigest = sha256(layer);
 
   const layout = join(work, 'layout');
   const blobs = join(layout, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
-  renameSync(layerPath, join(blobs, layerDigest));
+  const layers = [...(values.layer ?? []), layerPath].map((path) => {
+    const bytes = readFileSync(path);
+    const digest = sha256(bytes);
+    writeFileSync(join(blobs, digest), bytes);
+    return { digest, size: bytes.length };
+  });
   const blob = (obj) => {
     const bytes = Buffer.from(JSON.stringify(obj));
     const digest = sha256(bytes);
@@ -81,14 +86,14 @@ try {
       Entrypoint: entrypoint,
       WorkingDir: '/',
     },
-    rootfs: { type: 'layers', diff_ids: [`sha256:${layerDigest}`] },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.digest}`) },
     history: [{ created: '1970-01-01T00:00:00Z', created_by: 'herd scripts/kubernetes/oci-image.mjs' }],
   });
   const manifest = blob({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${layerDigest}`, size: layer.length }],
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${l.digest}`, size: l.size })),
   });
   writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   writeFileSync(join(layout, 'index.json'), JSON.stringify({

@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +33,7 @@ spec:
     - { name: workers, replicas: ${o.workers} }
 `;
 
-interface NodeJson { metadata: { name: string }; spec: { unschedulable?: boolean }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] } }
+interface NodeJson { metadata: { name: string }; spec: { unschedulable?: boolean }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[] } }
 interface PdbJson { status: { currentHealthy: number; desiredHealthy: number } }
 
 const workload = (pauseImage: string) => JSON.stringify({
@@ -51,6 +53,85 @@ const workload = (pauseImage: string) => JSON.stringify({
     { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'default' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } },
   ],
 });
+
+/** The images a version's build made (images.txt): what every local node has. */
+const imagesOf = (version: string) => readFileSync(join(kubernetesCacheDir(), `v${version}`, 'images', 'images.txt'), 'utf8').split('\n').filter(Boolean);
+const imageNamed = (version: string, name: string) => {
+  const ref = imagesOf(version).find((r) => r.slice(0, r.lastIndexOf(':')).endsWith(`/${name}`));
+  assert.ok(ref, `v${version} has a ${name} image: ${imagesOf(version).join(', ')}`);
+  return ref;
+};
+
+/**
+ * The network's workload: `echo`, two busybox httpd replicas spread over the workers (each
+ * answers with its pod's name) behind a ClusterIP Service, and `probe`, a DaemonSet on the
+ * workers that fetches the Service by its DNS name every second and logs each answer with the
+ * time: a DaemonSet's pods are not drained, so its logs cover a whole upgrade.
+ */
+/**
+ * A shell pipeline fetching http://HOST:PORT/ with busybox's nc, printing the body's last line.
+ * Not busybox's wget: Debian's static busybox wget crashed (SIGSEGV) in these pods, its nc does not.
+ */
+const get = (host: string, port: number) => `printf 'GET / HTTP/1.0\\r\\nHost: ${host}\\r\\n\\r\\n' | nc -w 5 ${host} ${port} | tail -n 1`;
+
+const network = (busybox: string) => {
+  const pod = (name: string, command: string) => ({
+    terminationGracePeriodSeconds: 1,
+    containers: [{ name, image: busybox, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', command] }],
+  });
+  return JSON.stringify({
+    apiVersion: 'v1', kind: 'List', items: [
+      {
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'echo', namespace: 'default' },
+        spec: {
+          replicas: 2, selector: { matchLabels: { app: 'echo' } },
+          template: {
+            metadata: { labels: { app: 'echo' } },
+            spec: {
+              ...pod('httpd', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'),
+              // One per worker while there are two; cordoned and tainted nodes (the control plane) are no domain (nodeTaintsPolicy).
+              topologySpreadConstraints: [{
+                maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', nodeTaintsPolicy: 'Honor', labelSelector: { matchLabels: { app: 'echo' } },
+              }],
+            },
+          },
+        },
+      },
+      { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'echo', namespace: 'default' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'echo' } } } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'default' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080 }] } },
+      {
+        apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'probe', namespace: 'default' },
+        spec: {
+          selector: { matchLabels: { app: 'probe' } },
+          template: {
+            metadata: { labels: { app: 'probe' } },
+            spec: pod('probe', `while :; do if ${get('echo.default.svc.cluster.local', 80)} | grep -q echo-; then echo "$(date +%s) ok"; else echo "$(date +%s) fail"; fi; sleep 1; done`),
+          },
+        },
+      },
+    ],
+  });
+};
+
+interface PodJson { metadata: { name: string; labels?: Record<string, string> }; spec: { nodeName?: string; containers: { image: string }[] }; status: { phase: string; podIP?: string } }
+
+/** The longest time, in seconds, between two successful probes in `log` (lines "EPOCH ok|fail"), and how many succeeded. */
+function longestOutage(log: string): { longest: number; ok: number; fail: number } {
+  let last: number | undefined;
+  let longest = 0;
+  let ok = 0;
+  let fail = 0;
+  for (const line of log.split('\n')) {
+    const m = /^(\d+) (ok|fail)$/.exec(line.trim());
+    if (!m) continue;
+    if (m[2] === 'fail') { fail++; continue; }
+    ok++;
+    const t = Number(m[1]);
+    if (last !== undefined) longest = Math.max(longest, t - last - 1);
+    last = t;
+  }
+  return { longest, ok, fail };
+}
 
 const ready = (n: NodeJson) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
 const kube = (s: FleetStatus) => s.clusters[0]?.kubernetes;
@@ -138,6 +219,59 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     await kubectl('delete', 'pod', 'hello', '--wait=false');
   });
 
+  const pods = async (...selector: string[]) => (JSON.parse(await kubectl('get', 'pods', '-o', 'json', ...selector)) as { items: PodJson[] }).items;
+  const httpGet = async (pod: string, host: string, port: number) => (await kubectl('exec', pod, '--', 'sh', '-c', get(host, port))).trim();
+
+  await t.test('the network: flannel, kube-proxy and CoreDNS on every node; pods reach pods across nodes, a Service by name, the host', async () => {
+    await kubectl('rollout', 'status', '-n', 'kube-flannel', 'daemonset/kube-flannel-ds', '--timeout=10m');
+    await kubectl('rollout', 'status', '-n', 'kube-system', 'daemonset/kube-proxy', '--timeout=10m');
+    await kubectl('rollout', 'status', '-n', 'kube-system', 'deployment/coredns', '--timeout=10m');
+    const all = (await nodes()).map((n) => n.metadata.name).sort();
+    for (const [namespace, label] of [['kube-flannel', 'app=flannel'], ['kube-system', 'k8s-app=kube-proxy']] as const) {
+      const running = (await pods('-n', namespace, '-l', label)).filter((p) => p.status.phase === 'Running').map((p) => p.spec.nodeName).sort();
+      assert.deepEqual(running, all, `${label} Running on every node`);
+    }
+    const dns = await pods('-n', 'kube-system', '-l', 'k8s-app=kube-dns');
+    assert.ok(dns.length >= 1 && dns.every((p) => p.status.phase === 'Running'), 'CoreDNS Running');
+    assert.equal(dns[0]!.spec.containers[0]!.image, imageNamed(FROM, 'coredns'), 'CoreDNS at kubeadm\'s version');
+
+    const apply = spawnSync(kubectlOf(FROM), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: network(imageNamed(FROM, 'busybox')), encoding: 'utf8' });
+    assert.equal(apply.status, 0, apply.stderr);
+    await kubectl('rollout', 'status', 'deployment/echo', '--timeout=10m');
+    await kubectl('rollout', 'status', 'daemonset/probe', '--timeout=10m');
+    const echo = await pods('-l', 'app=echo');
+    const probes = await pods('-l', 'app=probe');
+    assert.equal(new Set(echo.map((p) => p.spec.nodeName)).size, 2, 'one echo pod on each worker');
+    assert.equal(probes.length, 2, 'a probe on each worker');
+
+    // Pod to pod by IP, from each worker to the other's echo pod (flannel's VXLAN between nodes).
+    for (const probe of probes) {
+      const remote = echo.find((e) => e.spec.nodeName !== probe.spec.nodeName)!;
+      assert.equal(await httpGet(probe.metadata.name, remote.status.podIP!, 8080), remote.metadata.name,
+        `${probe.metadata.name} on ${probe.spec.nodeName} reaches ${remote.metadata.name} on ${remote.spec.nodeName} by its IP`);
+      // The Service by its DNS name (CoreDNS), through its ClusterIP (kube-proxy).
+      const answer = await httpGet(probe.metadata.name, 'echo.default.svc.cluster.local', 80);
+      assert.ok(echo.some((e) => e.metadata.name === answer), `the Service answers from an echo pod: ${answer}`);
+    }
+
+    // Pod to the host: the bridge's host address (nspawn's Bridge.hostAddress, .1 of the machines' network) reaches
+    // no pod network, so an answer comes back only because flannel masquerades the pod's address as its node's.
+    const probe = probes[0]!;
+    const node = (await nodes()).find((n) => n.metadata.name === probe.spec.nodeName)!;
+    const nodeIp = node.status.addresses.find((a) => a.type === 'InternalIP')!.address;
+    const seen: string[] = [];
+    const server = createServer((req, res) => { seen.push(req.socket.remoteAddress ?? ''); res.end('host\n'); });
+    const hostAddress = nodeIp.replace(/\.\d+$/, '.1');
+    await new Promise<void>((resolve) => server.listen(0, hostAddress, resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      assert.equal(await httpGet(probe.metadata.name, hostAddress, port), 'host');
+      assert.deepEqual(seen.map((a) => a.replace(/^::ffff:/, '')), [nodeIp], `the host saw the node's address, not the pod's (${probe.status.podIP})`);
+    } finally {
+      server.close();
+    }
+  });
+
   await t.test(`a commit with v${TO} upgrades every node; never more than 1 unschedulable, the PDB never violated`, async () => {
     let maxUnschedulable = 0;
     const violations: string[] = [];
@@ -164,6 +298,23 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     assert.deepEqual(violations, [], 'the PodDisruptionBudget held');
     for (const n of await nodes()) assert.equal(n.status.nodeInfo.kubeletVersion, `v${TO}`);
     await kubectl('rollout', 'status', 'deployment/web', '--timeout=5m');
+
+    // kubeadm moved its add-ons to the new version's defaults.
+    await kubectl('rollout', 'status', '-n', 'kube-system', 'daemonset/kube-proxy', '--timeout=10m');
+    await kubectl('rollout', 'status', '-n', 'kube-system', 'deployment/coredns', '--timeout=10m');
+    for (const [label, name] of [['k8s-app=kube-proxy', 'kube-proxy'], ['k8s-app=kube-dns', 'coredns']] as const) {
+      const images = new Set((await pods('-n', 'kube-system', '-l', label)).map((p) => p.spec.containers[0]!.image));
+      assert.deepEqual([...images], [imageNamed(TO, name)], `${name} at v${TO}'s default`);
+    }
+    // The Service kept answering while the nodes rolled: each probe's longest time without an answer.
+    const outages: string[] = [];
+    for (const probe of await pods('-l', 'app=probe')) {
+      const o = longestOutage(await kubectl('logs', probe.metadata.name));
+      assert.ok(o.ok > 30, `${probe.metadata.name} got answers throughout (${o.ok} ok, ${o.fail} failed)`);
+      outages.push(`${probe.spec.nodeName}: longest outage ${o.longest}s (${o.ok} ok, ${o.fail} failed)`);
+    }
+    for (const line of outages) t.diagnostic(`Service probe through the upgrade, ${line}`);
+    await kubectl('rollout', 'status', 'daemonset/kube-flannel-ds', '-n', 'kube-flannel', '--timeout=5m');
   });
 
   await t.test('a worker machine deleted behind herd\'s back is replaced, its Node forgotten', async () => {

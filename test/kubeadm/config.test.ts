@@ -24,17 +24,19 @@ test('init on the default platform: the node, the cluster, the systemd driver, n
     networking: { podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', dnsDomain: 'cluster.local' },
   });
   assert.deepEqual(docs.KubeletConfiguration, { apiVersion: 'kubelet.config.k8s.io/v1beta1', kind: 'KubeletConfiguration', cgroupDriver: 'systemd' });
+  assert.equal(docs.KubeProxyConfiguration, undefined, 'kube-proxy at kubeadm\'s defaults');
 });
 
-test('init on the local platform: cgroupfs, cgroup v1 allowed, images pulled, checks ignored by name, patches, addons off', () => {
+test('init on the local platform: cgroupfs, cgroup v1 allowed, images pulled, checks ignored by name, patches, kubeadm\'s add-ons on', () => {
   const docs = byKind(initConfiguration({ cluster: CLUSTER, node: CP1, platform: LOCAL_PLATFORM }));
   const init = docs.InitConfiguration!;
   assert.equal(init.nodeRegistration.imagePullPolicy, 'IfNotPresent', 'pulled from the provider\'s registry');
-  assert.deepEqual(init.nodeRegistration.ignorePreflightErrors, ['SystemVerification', 'CoreDNSUnsupportedPlugins', 'CoreDNSMigration']);
+  assert.deepEqual(init.nodeRegistration.ignorePreflightErrors, ['SystemVerification']);
   assert.deepEqual(init.patches, { directory: PATCHES_DIR });
   assert.equal(init.certificateKey, undefined, 'no key unless given');
-  assert.deepEqual(docs.ClusterConfiguration!.dns, { disabled: true });
-  assert.deepEqual(docs.ClusterConfiguration!.proxy, { disabled: true });
+  assert.equal(docs.ClusterConfiguration!.dns, undefined, 'CoreDNS at kubeadm\'s default');
+  assert.equal(docs.ClusterConfiguration!.proxy, undefined, 'kube-proxy at kubeadm\'s default');
+  assert.deepEqual(docs.KubeProxyConfiguration, { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', conntrack: { maxPerCore: 0 } });
   assert.equal(docs.KubeletConfiguration!.cgroupDriver, 'cgroupfs');
   assert.equal(docs.KubeletConfiguration!.failCgroupV1, false);
 });
@@ -60,7 +62,7 @@ test('upgrade: the new version for apply, the same pull policy, checks and patch
   assert.equal(world.apply.forceUpgrade, false);
   for (const part of [world.apply, world.node]) {
     assert.equal(part.imagePullPolicy, 'IfNotPresent');
-    assert.deepEqual(part.ignorePreflightErrors, ['SystemVerification', 'CoreDNSUnsupportedPlugins', 'CoreDNSMigration']);
+    assert.deepEqual(part.ignorePreflightErrors, ['SystemVerification']);
     assert.deepEqual(part.patches, { directory: PATCHES_DIR });
   }
   const plain = byKind(upgradeConfiguration({ version: 'v1.35.4', platform: DEFAULT_PLATFORM })).UpgradeConfiguration!;

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CNI_CONFIG_PATH, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, HAPROXY_CONFIG_PATH, InvalidProfileInput,
+  ADDONS_UNIT, APPLY_ADDONS_SCRIPT, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, FLANNEL_MANIFEST_PATH, HAPROXY_CONFIG_PATH, InvalidProfileInput,
   KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
   KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
 } from '@herd/kubeadm';
 import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER, LOCAL_PLATFORM } from './fixtures.js';
 
 const worker = (over: Partial<NodeProfileInput> = {}): NodeProfileInput => ({
-  role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE, debianPackages: DEBIAN, ...over,
+  role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE, debianPackages: DEBIAN, podSubnet: '10.244.0.0/16', ...over,
 });
 const controlPlane = (over: Partial<NodeProfileInput> = {}): NodeProfileInput =>
   worker({ role: 'control-plane', node: CP1.name, address: CP1.address, ...over });
@@ -22,7 +22,7 @@ test('a worker on the default platform: Kubernetes at the Debian revision, the r
     'iptables=1.8.9-2', 'ethtool=1:6.1-1', 'socat=1.7.4.4-2', 'ebtables=2.0.11-5',
   ]);
   assert.ok(parts.packages.every((p) => p.hold === true && p.allowDowngrade === false));
-  assert.deepEqual(parts.files.map((f) => f.path), [CONTAINERD_CONFIG_PATH], 'no CNI file before the pod range is known, no patch');
+  assert.deepEqual(parts.files.map((f) => f.path), [CONTAINERD_CONFIG_PATH], 'no CNI file (flannel writes it), no patch, no add-ons on a worker');
   assert.deepEqual(parts.units, [{ name: 'containerd.service', content: '', enabled: true, running: true, restartOn: [CONTAINERD_CONFIG_PATH] }]);
   assert.ok(!parts.units.some((u) => u.name === 'kubelet.service'), 'kubeadm starts the kubelet');
   assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' });
@@ -40,15 +40,13 @@ test('containerd on the default platform: systemd cgroups, the pause image, Debi
 });
 
 test('a local worker: nspawn\'s containerd settings, its kubelet patch and files, no kernel modules', () => {
-  const parts = nodeParts(worker({ platform: LOCAL_PLATFORM, podCidr: '10.244.2.0/24' }));
+  const parts = nodeParts(worker({ platform: LOCAL_PLATFORM }));
   const config = file(parts, CONTAINERD_CONFIG_PATH)!.content!;
   assert.match(config, /^ {8}SystemdCgroup = false$/m);
   assert.match(config, /^ {4}snapshotter = "native"$/m);
   assert.match(config, /^ {2}restrict_oom_score_adj = true$/m);
   assert.match(config, /^ {8}NoNewKeyring = true$/m);
   assert.equal(file(parts, KUBELET_PATCH_PATH)?.content, 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupRoot: /herd-w-1\n');
-  const cni = JSON.parse(file(parts, CNI_CONFIG_PATH)!.content!);
-  assert.deepEqual(cni.plugins[0].ipam.ranges, [[{ subnet: '10.244.2.0/24' }]]);
   assert.equal(file(parts, '/usr/local/sbin/herd-cgroup-root')?.mode, 0o755, 'the platform\'s own files');
   assert.deepEqual(parts.kernelModules, []);
   assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1' });
@@ -88,6 +86,7 @@ test('a control plane with the VIP endpoint: keepalived, haproxy and curl pinned
     ['containerd.service', [CONTAINERD_CONFIG_PATH]],
     ['haproxy.service', [HAPROXY_CONFIG_PATH]],
     ['keepalived.service', [KEEPALIVED_CONFIG_PATH, KEEPALIVED_CHECK_PATH]],
+    [ADDONS_UNIT, [FLANNEL_MANIFEST_PATH, APPLY_ADDONS_SCRIPT]],
   ]);
   assert.ok(parts.units.every((u) => u.enabled && u.running));
 });
@@ -133,6 +132,6 @@ test('bad node input is refused by field', () => {
   refused(worker({ node: 'W 1' }), 'node');
   refused(worker({ address: '10.0.0' }), 'address');
   refused(worker({ version: '1.34' }), 'version');
-  refused(worker({ podCidr: '10.244.2.0' }), 'podCidr');
+  refused(worker({ podSubnet: '10.244.0.0' }), 'podSubnet');
   refused(worker({ pauseImage: 'pause" evil' }), 'pauseImage');
 });

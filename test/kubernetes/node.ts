@@ -36,7 +36,7 @@ export interface Artifacts {
   debianDebs: string[];
   /** OCI archives, one per image kubeadm expects. */
   images: string[];
-  /** The image references kubeadm lists for this version (kube-proxy and CoreDNS left out). */
+  /** The image references of this version: kubeadm's list, the pod network's, busybox (images.txt). */
   imageRefs: string[];
   pauseImage: string;
   /** The Debian package version, like 1.34.4-1.1. */

@@ -11,6 +11,7 @@ import * as valid from './validate.js';
 /** The kubeadm configuration API every supported version (1.34, 1.35) reads. */
 export const KUBEADM_API = 'kubeadm.k8s.io/v1beta4';
 export const KUBELET_API = 'kubelet.config.k8s.io/v1beta1';
+export const KUBE_PROXY_API = 'kubeproxy.config.k8s.io/v1alpha1';
 export const CRI_SOCKET = 'unix:///run/containerd/containerd.sock';
 /** Where a node keeps its kubeadm patches (its own kubelet settings), when its platform has any. */
 export const PATCHES_DIR = '/etc/kubernetes/herd-patches';
@@ -87,6 +88,12 @@ function kubeletConfiguration(platform: Platform): Yaml {
   };
 }
 
+/** kube-proxy's configuration where the platform needs one (kubeadm's defaults otherwise); the upgrade keeps it (kube-proxy's ConfigMap). */
+function kubeProxyConfiguration(platform: Platform): Yaml[] {
+  if (platform.conntrackMaxPerCore === undefined) return [];
+  return [{ apiVersion: KUBE_PROXY_API, kind: 'KubeProxyConfiguration', conntrack: { maxPerCore: platform.conntrackMaxPerCore } }];
+}
+
 function localAPIEndpoint(address: string): Yaml {
   return { advertiseAddress: address, bindPort: API_SERVER_PORT };
 }
@@ -120,11 +127,9 @@ export function initConfiguration(o: { cluster: ClusterConfig; node: NodeIdentit
     kubernetesVersion: kubeVersion(cluster.version),
     controlPlaneEndpoint: cluster.controlPlaneEndpoint,
     networking: { podSubnet: cluster.podSubnet, serviceSubnet: cluster.serviceSubnet, dnsDomain: cluster.dnsDomain },
-    // A disabled addon is also never listed, checked or pulled by kubeadm, on init and on upgrade.
-    ...(platform.disableAddons.coreDNS ? { dns: { disabled: true } } : {}),
-    ...(platform.disableAddons.kubeProxy ? { proxy: { disabled: true } } : {}),
   };
-  return documents(init, clusterConfiguration, kubeletConfiguration(platform));
+  // kube-proxy and CoreDNS are kubeadm's add-ons, at its defaults for the version.
+  return documents(init, clusterConfiguration, kubeletConfiguration(platform), ...kubeProxyConfiguration(platform));
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * The container runtime's files for the kubelet: containerd's configuration (shipped as a
- * File, not through NodeSpec.containerd, so the platform's settings reach it) and the CNI
- * network the node's pods get.
+ * File, not through NodeSpec.containerd, so the platform's settings reach it), with the CNI
+ * directories (the pod network's own configuration comes from flannel: network.ts).
  */
 import type { File } from '@herd/proto';
 import type { Platform, RegistryMirror } from './platform.js';
@@ -12,7 +12,6 @@ export const CONTAINERD_CONFIG_PATH = '/etc/containerd/config.toml';
 export const CNI_CONF_DIR = '/etc/cni/net.d';
 /** Where Debian's containernetworking-plugins installs the plugins. */
 export const CNI_BIN_DIR = '/usr/lib/cni';
-export const CNI_CONFIG_PATH = `${CNI_CONF_DIR}/10-herd-bridge.conflist`;
 /** containerd's registry host directory: certs.d/HOST[:PORT]/hosts.toml, read at every pull (no restart). */
 export const CONTAINERD_CERTS_DIR = '/etc/containerd/certs.d';
 
@@ -81,29 +80,4 @@ server = "${server}"
     // The mirror itself; containerd 1.6 refuses a hosts.toml without a [host] table ("invalid `host` tree").
     { path: `${CONTAINERD_CERTS_DIR}/${own}/hosts.toml`, content: hosts(mirror.endpoint), mode: 0o644 },
   ];
-}
-
-/**
- * A bridge network for the node's pods from its own range (the one the API assigned to the
- * Node, spec.podCIDR), from Debian's plugins: bridge cni0 as gateway with masquerading,
- * host-local addresses, portmap. Pods on one node reach each other and the outside; routes
- * between nodes' ranges are not part of it.
- */
-export function cniBridgeConfig(o: { podCidr: string }): string {
-  valid.cidr('podCidr', o.podCidr);
-  return `${JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'herd-pods',
-    plugins: [
-      {
-        type: 'bridge',
-        bridge: 'cni0',
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: o.podCidr }]], routes: [{ dst: '0.0.0.0/0' }] },
-      },
-      { type: 'portmap', capabilities: { portMappings: true } },
-    ],
-  }, null, 2)}\n`;
 }

@@ -6,3 +6,4 @@ export * from './config.js';
 export * from './containerd.js';
 export * from './endpoint.js';
 export * from './node.js';
+export * from './network.js';

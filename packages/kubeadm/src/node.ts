@@ -7,9 +7,10 @@
  */
 import type { File, Package, Unit } from '@herd/proto';
 import { PATCHES_DIR } from './config.js';
-import { CNI_CONFIG_PATH, CONTAINERD_CONFIG_PATH, cniBridgeConfig, containerdConfig, registryHostsFiles } from './containerd.js';
+import { CONTAINERD_CONFIG_PATH, containerdConfig, registryHostsFiles } from './containerd.js';
 import { ENDPOINT_PACKAGES, HAPROXY_CONFIG_PATH, KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH, endpointFiles, type ControlPlaneEndpoint } from './endpoint.js';
 import { InvalidProfileInput } from './errors.js';
+import { addonParts } from './network.js';
 import type { Platform } from './platform.js';
 import * as valid from './validate.js';
 import { debianVersion } from './version.js';
@@ -33,8 +34,10 @@ export interface NodeProfileInput {
    * requiredDebianPackages() lists; other entries are ignored. Typically the profile's os.packages.
    */
   debianPackages: Readonly<Record<string, string>>;
-  /** This node's pod range, once the API assigned it (Node spec.podCIDR); no CNI file before. */
-  podCidr?: string;
+  /** The cluster's pod network (networking.podCIDR): flannel's Network; nodes get their ranges from it. */
+  podSubnet: string;
+  /** host:port of the cluster's API (controlPlaneEndpoint), once known: flannel talks to it directly. */
+  apiServerEndpoint?: string;
   /** The VIP endpoint, for control planes when there is more than one; ignored on workers. */
   endpoint?: ControlPlaneEndpoint;
 }
@@ -80,6 +83,8 @@ function packages(o: NodeProfileInput): Package[] {
   ];
 }
 
+const addonInput = (o: NodeProfileInput) => ({ podSubnet: o.podSubnet, ...(o.apiServerEndpoint ? { apiServerEndpoint: o.apiServerEndpoint } : {}) });
+
 function units(o: NodeProfileInput): Unit[] {
   const running = (name: string, restartOn: string[]): Unit => ({ name, content: '', enabled: true, running: true, restartOn });
   return [
@@ -87,6 +92,7 @@ function units(o: NodeProfileInput): Unit[] {
     ...(servesEndpoint(o)
       ? [running('haproxy.service', [HAPROXY_CONFIG_PATH]), running('keepalived.service', [KEEPALIVED_CONFIG_PATH, KEEPALIVED_CHECK_PATH])]
       : []),
+    ...(o.role === 'control-plane' ? addonParts(addonInput(o)).units : []),
   ];
 }
 
@@ -96,9 +102,10 @@ function files(o: NodeProfileInput): File[] {
   return [
     { path: CONTAINERD_CONFIG_PATH, content: containerdConfig({ platform: o.platform, pauseImage: o.pauseImage, ...(mirror ? { mirror } : {}) }), mode: 0o644 },
     ...(mirror ? registryHostsFiles(mirror) : []),
-    ...(o.podCidr === undefined ? [] : [{ path: CNI_CONFIG_PATH, content: cniBridgeConfig({ podCidr: o.podCidr }), mode: 0o644 }]),
     ...(patch === undefined ? [] : [{ path: KUBELET_PATCH_PATH, content: patch, mode: 0o644 }]),
     ...(servesEndpoint(o) ? endpointFiles(o.endpoint, { name: o.node, address: o.address }) : []),
+    // The pod network's manifest and the add-on manager that applies it (the CNI configuration comes from flannel).
+    ...(o.role === 'control-plane' ? addonParts(addonInput(o)).files : []),
   ];
 }
 
@@ -110,6 +117,7 @@ function files(o: NodeProfileInput): File[] {
 export function nodeParts(o: NodeProfileInput): NodeParts {
   valid.nodeName('node', o.node);
   valid.address('address', o.address);
+  valid.cidr('podSubnet', o.podSubnet);
   const modules = o.platform.loadKernelModules !== false;
   return {
     packages: byKey((p) => p.name ?? '', packages(o), o.platform.packages(o.version)),

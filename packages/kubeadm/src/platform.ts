@@ -18,8 +18,12 @@ export interface Platform {
   ignorePreflightErrors: Readonly<Record<string, string>>;
   /** Never: images come with the machine (an air-gapped platform); IfNotPresent: pulled from the registry. */
   imagePullPolicy: 'Never' | 'IfNotPresent';
-  /** Addons whose images the platform lacks. */
-  disableAddons: { kubeProxy: boolean; coreDNS: boolean };
+  /**
+   * kube-proxy's conntrack.maxPerCore, where kubeadm's default (32768, which makes kube-proxy
+   * raise nf_conntrack_max) cannot work: 0 leaves the table size alone (a container's network
+   * namespace cannot change it; it is the host's).
+   */
+  conntrackMaxPerCore?: number;
   containerd: {
     snapshotter?: string;
     /** Containers cannot lower their OOM score below their parent's (unprivileged user namespaces, nspawn). */
@@ -67,7 +71,6 @@ export const DEFAULT_PLATFORM: Platform = {
   allowCgroupV1: false,
   ignorePreflightErrors: {},
   imagePullPolicy: 'IfNotPresent',
-  disableAddons: { kubeProxy: false, coreDNS: false },
   containerd: { restrictOomScoreAdj: false, noNewKeyring: false },
   packages: () => [],
   files: () => [],

@@ -32,11 +32,6 @@ export const IGNORED_PREFLIGHT: Readonly<Record<string, string>> = {
   // Cgroup v1 controllers only on this host; kubeadm 1.35's system verification fails on
   // cgroup v1 unless skipped explicitly (1.34 only warns).
   SystemVerification: 'cgroup v1 host; kubeadm 1.35 requires skipping the check explicitly',
-  // `kubeadm upgrade apply` reads the running CoreDNS version to check its Corefile and
-  // migration; CoreDNS is not deployed (its image is not built), so both fail with
-  // "start version '' not supported".
-  CoreDNSUnsupportedPlugins: 'no CoreDNS on local machines (dns.disabled)',
-  CoreDNSMigration: 'no CoreDNS on local machines (dns.disabled)',
 };
 
 /**
@@ -125,8 +120,8 @@ export function localPlatform(artifacts: KubernetesArtifacts, registry: () => st
     ignorePreflightErrors: IGNORED_PREFLIGHT,
     // Pulled from the provider's registry (registryMirror), as on any node; only what is missing.
     imagePullPolicy: 'IfNotPresent',
-    // Their images are not built (kube-proxy's needs iptables inside, CoreDNS is another large module).
-    disableAddons: { kubeProxy: true, coreDNS: true },
+    // The machines' network namespaces cannot raise the host's nf_conntrack_max (what kind does too).
+    conntrackMaxPerCore: 0,
     containerd: {
       // The machine's root is an overlayfs; an overlayfs upper directory cannot sit on another.
       snapshotter: 'native',

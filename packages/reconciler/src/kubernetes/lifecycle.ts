@@ -190,10 +190,11 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     return same(this.apiVersion ?? this.desired);
   }
 
-  /** What a node's spec needs beyond the OS: its pod range (once assigned), the endpoint, the platform. */
-  nodeContext(machine: string): { podCidr?: string; endpoint?: ControlPlaneEndpoint; platform: Platform } {
-    const podCidr = this.view.nodes.find((n) => n.name === machine)?.podCIDR;
-    return { ...(podCidr ? { podCidr } : {}), ...(this.endpoint?.vip ? { endpoint: this.endpoint.vip } : {}), platform: this.platform };
+  /** What a node's spec needs beyond the OS: the endpoint, the platform (the pod network is the cluster's, from Git). */
+  nodeContext(_machine: string): { endpoint?: ControlPlaneEndpoint; apiServerEndpoint?: string; platform: Platform } {
+    return {
+      ...(this.endpoint?.vip ? { endpoint: this.endpoint.vip } : {}), ...(this.endpoint ? { apiServerEndpoint: this.endpoint.address } : {}), platform: this.platform,
+    };
   }
 
   get kubeconfig(): string | undefined {

@@ -11,8 +11,9 @@ export interface KubernetesNodeContext extends NodeSpecContext {
   address: string;
   versions: NodeVersions;
   platform: Platform;
-  podCidr?: string;
   endpoint?: ControlPlaneEndpoint;
+  /** The cluster's controlPlaneEndpoint (host:port), once known. */
+  apiServerEndpoint?: string;
 }
 
 /**
@@ -31,7 +32,8 @@ export function kubernetesNodeSpec(cluster: Cluster, pool: PoolPlan, machine: st
     pauseImage: context.platform.pauseImage?.(version) ?? DEFAULT_PAUSE_IMAGE,
     // Git's exact versions first, else what the platform serves.
     debianPackages: { ...context.platform.debianVersions?.(), ...cluster.spec.os.packages },
-    ...(context.podCidr ? { podCidr: context.podCidr } : {}),
+    podSubnet: cluster.spec.kubernetes.networking.podCIDR,
+    ...(context.apiServerEndpoint ? { apiServerEndpoint: context.apiServerEndpoint } : {}),
     ...(context.endpoint && pool.role === 'control-plane' ? { endpoint: context.endpoint } : {}),
   });
   const packages = parts.packages.map((p) => (p.name === 'kubelet' || p.name === 'kubectl' ? { ...p, version: debianVersion(context.versions.kubelet) } : p));
