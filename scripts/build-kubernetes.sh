@@ -329,7 +329,8 @@ fi
 IMG=$OUT/images
 mkdir -p "$IMG"
 key=$( { printf '%s\n' "${IMAGES[@]}"; cat "$HERE/kubernetes/oci-image.mjs"; sha256sum "$BASE/root.tar" | cut -c1-64; \
-  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd pause coredns flanneld flannel; do sha256sum "$BIN/$c"; done | cut -c1-64; } | sha)
+  for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy etcd pause coredns flanneld flannel; do
+    sha256sum "$BIN/$c"; done | cut -c1-64; } | sha)
 if step_done images "$key" "$IMG"; then
   say "images: cached"
 else

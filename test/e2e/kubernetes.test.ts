@@ -33,7 +33,11 @@ spec:
     - { name: workers, replicas: ${o.workers} }
 `;
 
-interface NodeJson { metadata: { name: string }; spec: { unschedulable?: boolean }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[] } }
+interface NodeJson {
+  metadata: { name: string };
+  spec: { unschedulable?: boolean };
+  status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[]; addresses: { type: string; address: string }[] };
+}
 interface PdbJson { status: { currentHealthy: number; desiredHealthy: number } }
 
 const workload = (pauseImage: string) => JSON.stringify({
@@ -50,7 +54,8 @@ const workload = (pauseImage: string) => JSON.stringify({
         },
       },
     },
-    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'default' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'web' } } } },
+    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'web', namespace: 'default' }, spec: { minAvailable: 1,
+      selector: { matchLabels: { app: 'web' } } } },
   ],
 });
 
@@ -91,21 +96,26 @@ const network = (busybox: string) => {
               ...pod('httpd', 'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 8080 -h /www'),
               // One per worker while there are two; cordoned and tainted nodes (the control plane) are no domain (nodeTaintsPolicy).
               topologySpreadConstraints: [{
-                maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', nodeTaintsPolicy: 'Honor', labelSelector: { matchLabels: { app: 'echo' } },
+                maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'DoNotSchedule', nodeTaintsPolicy: 'Honor',
+                labelSelector: { matchLabels: { app: 'echo' } },
               }],
             },
           },
         },
       },
-      { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'echo', namespace: 'default' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'echo' } } } },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'default' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80, targetPort: 8080 }] } },
+      { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'echo', namespace: 'default' }, spec: { minAvailable: 1,
+        selector: { matchLabels: { app: 'echo' } } } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'default' }, spec: { selector: { app: 'echo' }, ports: [{ port: 80,
+        targetPort: 8080 }] } },
       {
         apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'probe', namespace: 'default' },
         spec: {
           selector: { matchLabels: { app: 'probe' } },
           template: {
             metadata: { labels: { app: 'probe' } },
-            spec: pod('probe', `while :; do if ${get('echo.default.svc.cluster.local', 80)} | grep -q echo-; then echo "$(date +%s) ok"; else echo "$(date +%s) fail"; fi; sleep 1; done`),
+            spec: pod('probe',
+              `while :; do if ${get('echo.default.svc.cluster.local', 80)} | grep -q echo-; `
+              + 'then echo "$(date +%s) ok"; else echo "$(date +%s) fail"; fi; sleep 1; done'),
           },
         },
       },
@@ -113,7 +123,8 @@ const network = (busybox: string) => {
   });
 };
 
-interface PodJson { metadata: { name: string; labels?: Record<string, string> }; spec: { nodeName?: string; containers: { image: string }[] }; status: { phase: string; podIP?: string } }
+interface PodJson { metadata: { name: string; labels?: Record<string,
+  string> }; spec: { nodeName?: string; containers: { image: string }[] }; status: { phase: string; podIP?: string } }
 
 /** The longest time, in seconds, between two successful probes in `log` (lines "EPOCH ok|fail"), and how many succeeded. */
 function longestOutage(log: string): { longest: number; ok: number; fail: number } {
@@ -170,7 +181,8 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
   const kubeconfig = join(root, 'admin.conf');
   // The kubectl of the version herd builds first (the one the cluster starts at); kubectl
   // supports an API server one minor newer, so it serves through the upgrade too.
-  const kubectl = async (...args: string[]) => (await promisify(execFile)(kubectlOf(FROM), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 32 << 20 })).stdout;
+  const kubectl = async (...args: string[]) => (await promisify(execFile)(kubectlOf(FROM), ['--kubeconfig', kubeconfig, ...args],
+    { maxBuffer: 32 << 20 })).stdout;
   const nodes = async () => (JSON.parse(await kubectl('get', 'nodes', '-o', 'json')) as { items: NodeJson[] }).items;
 
   await t.test(`herd up: 1 control plane and 2 workers Ready at v${FROM}, a Deployment with a PodDisruptionBudget running`, async () => {
@@ -184,7 +196,8 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
       assert.ok(ready(n), `${n.metadata.name} Ready`);
       assert.equal(n.status.nodeInfo.kubeletVersion, `v${FROM}`);
     }
-    const pause = inside(state, machinesOf(await wait('status', () => true))[0]!.name, 'sh', '-c', "grep sandbox_image /etc/containerd/config.toml | cut -d'\"' -f2");
+    const pause = inside(state, machinesOf(await wait('status', () => true))[0]!.name, 'sh', '-c',
+      "grep sandbox_image /etc/containerd/config.toml | cut -d'\"' -f2");
     const apply = spawnSync(kubectlOf(FROM), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: workload(pause), encoding: 'utf8' });
     assert.equal(apply.status, 0, apply.stderr);
     await kubectl('rollout', 'status', 'deployment/web', '--timeout=10m');
@@ -235,7 +248,8 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     assert.ok(dns.length >= 1 && dns.every((p) => p.status.phase === 'Running'), 'CoreDNS Running');
     assert.equal(dns[0]!.spec.containers[0]!.image, imageNamed(FROM, 'coredns'), 'CoreDNS at kubeadm\'s version');
 
-    const apply = spawnSync(kubectlOf(FROM), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: network(imageNamed(FROM, 'busybox')), encoding: 'utf8' });
+    const apply = spawnSync(kubectlOf(FROM), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { input: network(imageNamed(FROM, 'busybox')),
+      encoding: 'utf8' });
     assert.equal(apply.status, 0, apply.stderr);
     await kubectl('rollout', 'status', 'deployment/echo', '--timeout=10m');
     await kubectl('rollout', 'status', 'daemonset/probe', '--timeout=10m');

@@ -11,7 +11,8 @@ test('init on the default platform: the node, the cluster, the systemd driver, n
   const init = docs.InitConfiguration!;
   assert.equal(init.apiVersion, KUBEADM_API);
   assert.deepEqual(init.localAPIEndpoint, { advertiseAddress: '10.0.0.11', bindPort: 6443 });
-  assert.deepEqual(init.nodeRegistration, { name: 'cp-1', criSocket: 'unix:///run/containerd/containerd.sock', imagePullPolicy: 'IfNotPresent', kubeletExtraArgs: [{ name: 'node-ip', value: '10.0.0.11' }] });
+  assert.deepEqual(init.nodeRegistration, { name: 'cp-1', criSocket: 'unix:///run/containerd/containerd.sock', imagePullPolicy: 'IfNotPresent',
+    kubeletExtraArgs: [{ name: 'node-ip', value: '10.0.0.11' }] });
   assert.equal(init.certificateKey, CERT_KEY);
   assert.equal(init.patches, undefined);
   assert.equal(init.timeouts.controlPlaneComponentHealthCheck, '15m0s');
@@ -36,13 +37,15 @@ test('init on the local platform: cgroupfs, cgroup v1 allowed, images pulled, ch
   assert.equal(init.certificateKey, undefined, 'no key unless given');
   assert.equal(docs.ClusterConfiguration!.dns, undefined, 'CoreDNS at kubeadm\'s default');
   assert.equal(docs.ClusterConfiguration!.proxy, undefined, 'kube-proxy at kubeadm\'s default');
-  assert.deepEqual(docs.KubeProxyConfiguration, { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration', conntrack: { maxPerCore: 0 } });
+  assert.deepEqual(docs.KubeProxyConfiguration, { apiVersion: 'kubeproxy.config.k8s.io/v1alpha1', kind: 'KubeProxyConfiguration',
+    conntrack: { maxPerCore: 0 } });
   assert.equal(docs.KubeletConfiguration!.cgroupDriver, 'cgroupfs');
   assert.equal(docs.KubeletConfiguration!.failCgroupV1, false);
 });
 
 test('join: a worker has no controlPlane block; a control plane advertises its address with the certificate key', () => {
-  const worker = byKind(joinConfiguration({ node: WORKER, apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHash: CA_HASH, platform: DEFAULT_PLATFORM }));
+  const worker = byKind(joinConfiguration({ node: WORKER, apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHash: CA_HASH,
+    platform: DEFAULT_PLATFORM }));
   const join = worker.JoinConfiguration!;
   assert.deepEqual(join.discovery, { bootstrapToken: { apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHashes: [CA_HASH] } });
   assert.equal(join.nodeRegistration.name, 'w-1');
@@ -80,14 +83,18 @@ test('bad input is refused by field before kubeadm sees it', () => {
   const refused = (fn: () => unknown, field: string) => assert.throws(fn, (e: unknown) => e instanceof InvalidProfileInput && e.field === field, field);
   refused(() => initConfiguration({ cluster: CLUSTER, node: { name: 'CP_1', address: '10.0.0.11' }, platform: DEFAULT_PLATFORM }), 'node.name');
   refused(() => initConfiguration({ cluster: CLUSTER, node: { name: 'cp-1', address: 'cp-1.example' }, platform: DEFAULT_PLATFORM }), 'node.address');
-  refused(() => initConfiguration({ cluster: { ...CLUSTER, controlPlaneEndpoint: '10.0.0.100' }, node: CP1, platform: DEFAULT_PLATFORM }), 'cluster.controlPlaneEndpoint');
+  refused(() => initConfiguration({ cluster: { ...CLUSTER, controlPlaneEndpoint: '10.0.0.100' }, node: CP1, platform: DEFAULT_PLATFORM }),
+    'cluster.controlPlaneEndpoint');
   refused(() => initConfiguration({ cluster: { ...CLUSTER, podSubnet: '10.244.0.0/33' }, node: CP1, platform: DEFAULT_PLATFORM }), 'cluster.podSubnet');
   refused(() => initConfiguration({ cluster: CLUSTER, node: CP1, certificateKey: 'abc', platform: DEFAULT_PLATFORM }), 'certificateKey');
   refused(() => initConfiguration({ cluster: { ...CLUSTER, version: '1.34' }, node: CP1, platform: DEFAULT_PLATFORM }), 'version');
-  refused(() => joinConfiguration({ node: WORKER, apiServerEndpoint: '10.0.0.100:8443', token: 'abcdef0123456789abcdef', caCertHash: CA_HASH, platform: DEFAULT_PLATFORM }), 'token');
-  refused(() => joinConfiguration({ node: WORKER, apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHash: 'ab'.repeat(32), platform: DEFAULT_PLATFORM }), 'caCertHash');
+  refused(() => joinConfiguration({ node: WORKER, apiServerEndpoint: '10.0.0.100:8443', token: 'abcdef0123456789abcdef', caCertHash: CA_HASH,
+    platform: DEFAULT_PLATFORM }), 'token');
+  refused(() => joinConfiguration({ node: WORKER, apiServerEndpoint: '10.0.0.100:8443', token: TOKEN, caCertHash: 'ab'.repeat(32),
+    platform: DEFAULT_PLATFORM }), 'caCertHash');
   refused(() => upgradeConfiguration({ version: 'latest', platform: DEFAULT_PLATFORM }), 'version');
-  assert.throws(() => initConfiguration({ cluster: CLUSTER, node: CP1, platform: { ...DEFAULT_PLATFORM, ignorePreflightErrors: { all: 'lazy' } } }), /never "all"/);
+  assert.throws(() => initConfiguration({ cluster: CLUSTER, node: CP1, platform: { ...DEFAULT_PLATFORM, ignorePreflightErrors: { all: 'lazy' } } }),
+    /never "all"/);
 });
 
 test('newCertificateKey: 64 hex digits, a new one each time, accepted by init', () => {

@@ -13,7 +13,8 @@ const manifest = (podSubnet = '10.244.0.0/16') => parseAllDocuments(flannelManif
 test('the flannel manifest: kube-flannel.yml\'s objects, the cluster\'s pod network, vxlan, masquerade', () => {
   const docs = manifest('10.200.0.0/16');
   assert.deepEqual(docs.map((d) => `${d.kind}/${d.metadata.name}`), [
-    'Namespace/kube-flannel', 'ClusterRole/flannel', 'ClusterRoleBinding/flannel', 'ServiceAccount/flannel', 'ConfigMap/kube-flannel-cfg', 'DaemonSet/kube-flannel-ds',
+    'Namespace/kube-flannel', 'ClusterRole/flannel', 'ClusterRoleBinding/flannel', 'ServiceAccount/flannel', 'ConfigMap/kube-flannel-cfg',
+      'DaemonSet/kube-flannel-ds',
   ]);
   const config = docs.find((d) => d.kind === 'ConfigMap')!.data!;
   assert.deepEqual(JSON.parse(config['net-conf.json']!), { Network: '10.200.0.0/16', EnableNFTables: false, Backend: { Type: 'vxlan' } });
@@ -23,7 +24,8 @@ test('the flannel manifest: kube-flannel.yml\'s objects, the cluster\'s pod netw
   const pod = docs.find((d) => d.kind === 'DaemonSet')!.spec.template.spec;
   assert.equal(pod.hostNetwork, true);
   assert.deepEqual(pod.containers[0].args, ['--ip-masq', '--kube-subnet-mgr', '--healthz-port=8081', '--public-ip=$(NODE_IP)']);
-  assert.deepEqual(pod.containers[0].env.find((e: { name: string }) => e.name === 'NODE_IP').valueFrom, { fieldRef: { fieldPath: 'status.hostIP' } }, 'the node\'s address, not the default route\'s');
+  assert.deepEqual(pod.containers[0].env.find((e: { name: string }) => e.name === 'NODE_IP').valueFrom, { fieldRef: { fieldPath: 'status.hostIP' } },
+    'the node\'s address, not the default route\'s');
   assert.deepEqual(pod.initContainers.map((c: { image: string }) => c.image), [FLANNEL_CNI_IMAGE, FLANNEL_IMAGE]);
   assert.equal(pod.containers[0].image, FLANNEL_IMAGE);
   assert.deepEqual(pod.initContainers[1].args, ['-f', '/etc/kube-flannel/cni-conf.json', FLANNEL_CNI_CONFIG_PATH]);
@@ -33,13 +35,15 @@ test('the flannel manifest: kube-flannel.yml\'s objects, the cluster\'s pod netw
 });
 
 test('flannel talks to the API server\'s endpoint when given (host-network pods reach no ClusterIP without a default route)', () => {
-  const pod = (apiServerEndpoint?: string) => (parseAllDocuments(flannelManifest({ podSubnet: '10.244.0.0/16', ...(apiServerEndpoint ? { apiServerEndpoint } : {}) }))
+  const pod = (apiServerEndpoint?: string) => (parseAllDocuments(flannelManifest({ podSubnet: '10.244.0.0/16',
+    ...(apiServerEndpoint ? { apiServerEndpoint } : {}) }))
     .map((d) => d.toJS() as Doc).find((d) => d.kind === 'DaemonSet')!.spec.template.spec.containers[0].env as { name: string; value?: string }[]);
   const env = Object.fromEntries(pod('10.213.5.2:6443').map((e) => [e.name, e.value]));
   assert.equal(env.KUBERNETES_SERVICE_HOST, '10.213.5.2');
   assert.equal(env.KUBERNETES_SERVICE_PORT, '6443');
   assert.ok(!pod().some((e) => e.name === 'KUBERNETES_SERVICE_HOST'), 'the ClusterIP, as upstream, without one');
-  assert.throws(() => flannelManifest({ podSubnet: '10.244.0.0/16', apiServerEndpoint: 'nowhere' }), (e: Error) => e instanceof InvalidProfileInput && e.field === 'apiServerEndpoint');
+  assert.throws(() => flannelManifest({ podSubnet: '10.244.0.0/16', apiServerEndpoint: 'nowhere' }),
+    (e: Error) => e instanceof InvalidProfileInput && e.field === 'apiServerEndpoint');
 });
 
 test('a pod network that is not a CIDR is refused, by field', () => {

@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ADDONS_UNIT, APPLY_ADDONS_SCRIPT, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, FLANNEL_MANIFEST_PATH, HAPROXY_CONFIG_PATH, InvalidProfileInput,
+  ADDONS_UNIT, APPLY_ADDONS_SCRIPT, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, FLANNEL_MANIFEST_PATH, HAPROXY_CONFIG_PATH,
+    InvalidProfileInput,
   KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
   KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
 } from '@herd/kubeadm';
 import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER, LOCAL_PLATFORM } from './fixtures.js';
 
 const worker = (over: Partial<NodeProfileInput> = {}): NodeProfileInput => ({
-  role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE, debianPackages: DEBIAN, podSubnet: '10.244.0.0/16', ...over,
+  role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE,
+    debianPackages: DEBIAN, podSubnet: '10.244.0.0/16', ...over,
 });
 const controlPlane = (over: Partial<NodeProfileInput> = {}): NodeProfileInput =>
   worker({ role: 'control-plane', node: CP1.name, address: CP1.address, ...over });

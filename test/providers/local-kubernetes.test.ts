@@ -170,7 +170,8 @@ test(machineTest, { timeout: 4 * 3600_000 }, async (t) => {
       const filler = `${CLUSTER}-filler-${host}`;
       fillers.push(filler);
       await fs.mkdir(join(dir, 'machines', filler), { recursive: true });
-      await fs.writeFile(join(dir, 'machines', filler, 'machine.json'), JSON.stringify({ name: filler, labels: {}, createdAt: new Date().toISOString(), cluster: CLUSTER, nspawnName: `f${host}`, host }));
+      await fs.writeFile(join(dir, 'machines', filler, 'machine.json'), JSON.stringify({ name: filler, labels: {},
+        createdAt: new Date().toISOString(), cluster: CLUSTER, nspawnName: `f${host}`, host }));
     }
     try {
       await assert.rejects(provider.create({ name: `${CLUSTER}-one-more`, labels: {}, shape: {} }), QuotaExceededError);
@@ -246,7 +247,8 @@ kubernetesVersion: ${VERSION}
 `;
     await fs.writeFile(join(machine.rootfs, 'root/cluster.yaml'), config);
     const wanted = (await run('kubeadm', ['config', 'images', 'list', '--config', '/root/cluster.yaml'])).stdout.split('\n').filter(Boolean);
-    assert.ok(wanted.some((r) => /\/kube-proxy:/.test(r)) && wanted.some((r) => /\/coredns:/.test(r)), `kubeadm lists its add-ons' images: ${wanted.join(', ')}`);
+    assert.ok(wanted.some((r) => /\/kube-proxy:/.test(r)) && wanted.some((r) => /\/coredns:/.test(r)),
+      `kubeadm lists its add-ons' images: ${wanted.join(', ')}`);
     await run('kubeadm', ['config', 'images', 'pull', '--config', '/root/cluster.yaml']);
     const present = await images();
     for (const ref of wanted) assert.ok(present.includes(ref), `${ref} pulled: ${present.join(', ')}`);

@@ -80,7 +80,10 @@ export function flannelManifest(o: { podSubnet: string; apiServerEndpoint?: stri
         template: {
           metadata: { labels: { tier: 'node', app: 'flannel' } },
           spec: {
-            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/os', operator: 'In', values: ['linux'] }] }] } } },
+            affinity: {
+              nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/os',
+                operator: 'In', values: ['linux'] }] }] } },
+            },
             hostNetwork: true,
             priorityClassName: 'system-node-critical',
             tolerations: [{ operator: 'Exists', effect: 'NoSchedule' }],

@@ -193,7 +193,9 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   /** What a node's spec needs beyond the OS: the endpoint, the platform (the pod network is the cluster's, from Git). */
   nodeContext(_machine: string): { endpoint?: ControlPlaneEndpoint; apiServerEndpoint?: string; platform: Platform } {
     return {
-      ...(this.endpoint?.vip ? { endpoint: this.endpoint.vip } : {}), ...(this.endpoint ? { apiServerEndpoint: this.endpoint.address } : {}), platform: this.platform,
+      ...(this.endpoint?.vip ? { endpoint: this.endpoint.vip } : {}),
+      ...(this.endpoint ? { apiServerEndpoint: this.endpoint.address } : {}),
+      platform: this.platform,
     };
   }
 
