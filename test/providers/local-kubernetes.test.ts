@@ -21,7 +21,7 @@ import { nodeParts, requiredDebianPackages } from '@herd/kubeadm';
 import { Bridge, Machine } from '@herd/nspawn';
 import { ProviderError, QuotaExceededError } from '@herd/provider';
 import {
-  LocalProvider, MIRRORED_REGISTRIES, debianRevision, kubeletCgroupRoot, kubernetesCacheDir, localPlatform, prepareKubernetes, versionDebs, type BuildRunner,
+  LocalProvider, MIRRORED_REGISTRIES, debianRevision, kubeletCgroupRoot, kubernetesCacheDir, localPlatform, prepareKubernetes, versionDebs, buildRecipe, builtRecipe, type BuildRunner,
 } from '@herd/provider-local';
 import { createExecutor, createLogger, herdCacheDir, processAlive, type ExecOptions } from '@herd/sys';
 
@@ -35,7 +35,7 @@ const OCI_IMAGE = fileURLToPath(new URL('../../scripts/kubernetes/oci-image.mjs'
 
 interface MachineRecord { name: string; nspawnName: string; host: number }
 
-test('prepare builds a version only when the cache lacks its packages, publishes and pushes once, and says when a build left none', async (t) => {
+test('prepare builds a version only when the cache lacks it or an older build script made it, publishes and pushes once, and says when a build left none', async (t) => {
   const tmp = await fs.mkdtemp(join(tmpdir(), 'herd-prepare-'));
   const registry = await ImageRegistry.start({ dir: join(tmp, 'registry'), host: '127.0.0.1', port: await freePort('127.0.0.1') });
   t.after(async () => { await registry.stop(); await fs.rm(tmp, { recursive: true, force: true }); });
@@ -66,8 +66,9 @@ test('prepare builds a version only when the cache lacks its packages, publishes
       execFileSync('node', [OCI_IMAGE, '--ref', ref, '--file', `${join(images, `${name}.bin`)}:/usr/local/bin/${name}`, '--out', join(images, `${name}.tar`)]);
     }
     await fs.writeFile(join(images, 'images.txt'), `${refs.join('\n')}\n`);
+    await fs.writeFile(join(cache, version, '.recipe'), options.recipe);
   };
-  const options = { kubernetesCache: cache, repository: async () => repo, registry: async () => registry, build, logger };
+  const options = { kubernetesCache: cache, repository: async () => repo, registry: async () => registry, build, recipe: buildRecipe(), logger };
 
   const progress: string[] = [];
   const first = await prepareKubernetes('1.34.4', options, (line) => progress.push(line));
@@ -85,6 +86,21 @@ test('prepare builds a version only when the cache lacks its packages, publishes
   assert.deepEqual(builds, ['v1.34.4'], 'the cache has it: no build');
   assert.equal((await fs.stat(join(repo.published, 'Packages'))).mtimeMs, indexed, 'nothing re-published');
   assert.deepEqual(second.images.map((i) => i.pushed), [false, false], 'nothing pushed again');
+
+  // Built by an older build script: built again (the script redoes only what changed).
+  assert.match(options.recipe, /^[0-9a-f]{64}  build-kubernetes\.sh\n(.*\n)*[0-9a-f]{64}  kubernetes\/oci-image\.mjs\n/);
+  await fs.writeFile(join(cache, 'v1.34.4', '.recipe'), 'an older script\n');
+  await prepareKubernetes('v1.34.4', options);
+  assert.deepEqual(builds, ['v1.34.4', 'v1.34.4'], 'an older recipe: built again');
+  assert.equal(builtRecipe(cache, 'v1.34.4'), options.recipe);
+  // A build that records no recipe would run every time: refused, by the file it left out.
+  const forgetful = { ...options, build: async (version: string, progress: (line: string) => void) => {
+    await build(version, progress);
+    await fs.rm(join(cache, version, '.recipe'));
+  } };
+  await fs.rm(join(cache, 'v1.34.4', '.recipe'));
+  await assert.rejects(prepareKubernetes('v1.34.4', forgetful), (e: Error) => e instanceof ProviderError && /without recording .*\.recipe/.test(e.message));
+  await prepareKubernetes('v1.34.4', options);
 
   // An image listed without its archive is refused, by name.
   await fs.rm(join(cache, 'v1.34.4', 'images', 'pause.tar'));

@@ -6,6 +6,7 @@
  * registry, which the nodes' containerd pulls from.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -23,6 +24,29 @@ const BUILD_TIMEOUT_MS = 3 * 3600_000;
 
 export function kubernetesCacheDir(herdCacheDir: string): string {
   return join(herdCacheDir, 'kubernetes');
+}
+
+/**
+ * What a version's build was made by: a sha256sum list of the build script and everything in
+ * scripts/kubernetes/ (paths relative to scripts/, in byte order). The script writes it to
+ * VERSION/.recipe when it ends; a cache built by an older script is built again (the script's
+ * own steps then redo only what changed), so a warm cache never lacks what a newer script adds.
+ */
+export function buildRecipe(script = BUILD_SCRIPT): string {
+  const scripts = dirname(script);
+  const files = [basename(script), ...readdirSync(join(scripts, 'kubernetes'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(scripts.length + 1))].sort();
+  return files.map((f) => `${createHash('sha256').update(readFileSync(join(scripts, f))).digest('hex')}  ${f}\n`).join('');
+}
+
+/** The recipe a cached version was built by ('' when none is recorded). */
+export function builtRecipe(kubernetesCache: string, version: string): string {
+  try {
+    return readFileSync(join(kubernetesCache, version, '.recipe'), 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** Runs the build script for a version; every line it prints goes to `progress`. */
@@ -45,6 +69,8 @@ export interface PrepareOptions {
   repository(): Promise<AptRepository>;
   registry(): Promise<ImageRegistry>;
   build: BuildRunner;
+  /** What the build is made by (buildRecipe()); a cached version built otherwise is built again. */
+  recipe: string;
   logger: Logger;
 }
 
@@ -54,13 +80,14 @@ export interface Prepared {
   images: PushResult[];
 }
 
-/** Builds the version when the cache lacks it, then publishes its packages and pushes its images; idempotent. */
+/** Builds the version when the cache lacks it or an older build script made it, then publishes its packages and pushes its images; idempotent. */
 export async function prepareKubernetes(version: string, options: PrepareOptions, progress: (message: string) => void = () => {}): Promise<Prepared> {
   debianRevision(version); // a bad version is refused before anything runs
   version = version.startsWith('v') ? version : `v${version}`;
   let debs = versionDebs(options.kubernetesCache, version);
-  if (!debs) {
-    progress(`building Kubernetes ${version} (scripts/build-kubernetes.sh; tens of minutes the first time)`);
+  if (!debs || builtRecipe(options.kubernetesCache, version) !== options.recipe) {
+    progress(debs ? `Kubernetes ${version} was built by an older scripts/build-kubernetes.sh: bringing it up to date`
+      : `building Kubernetes ${version} (scripts/build-kubernetes.sh; tens of minutes the first time)`);
     try {
       await options.build(version, progress);
     } catch (e) {
@@ -68,6 +95,9 @@ export async function prepareKubernetes(version: string, options: PrepareOptions
     }
     debs = versionDebs(options.kubernetesCache, version);
     if (!debs) throw new ProviderError(`scripts/build-kubernetes.sh ${version} finished without the packages in ${join(options.kubernetesCache, version)}`);
+    if (builtRecipe(options.kubernetesCache, version) !== options.recipe) {
+      throw new ProviderError(`scripts/build-kubernetes.sh ${version} finished without recording ${join(options.kubernetesCache, version, '.recipe')}`);
+    }
   }
   // Only what is not published yet (the images package alone is ~150 MB); add() re-indexes once.
   const repo = await options.repository();

@@ -12,7 +12,7 @@ import {
   type AgentInstall, type Machine as ProviderMachine, type MachineRequest, type Provider, type ProviderContext,
 } from '@herd/provider';
 import { createExecutor, herdCacheDir, type Executor, type Logger } from '@herd/sys';
-import { kubernetesCacheDir, prepareKubernetes, scriptBuildRunner, type BuildRunner } from './kubernetes.js';
+import { buildRecipe, kubernetesCacheDir, prepareKubernetes, scriptBuildRunner, type BuildRunner } from './kubernetes.js';
 import { cachedArtifacts, kubeletCgroupRoot, localPlatform } from './platform.js';
 
 /** What the provider records of a machine, beside its overlay: enough to find and describe it after a restart. */
@@ -76,12 +76,13 @@ export class LocalProvider implements Provider {
     const kubernetesCache = kubernetesCacheDir(this.cacheDir);
     const platform = localPlatform(cachedArtifacts(kubernetesCache), () => this.registryAddress);
     const build = options.buildKubernetes ?? scriptBuildRunner(this.cacheDir, options.logger);
+    const recipe = buildRecipe();
     this.kubernetes = {
       platform: (): Platform => platform,
       prepare: async (version, progress) => {
         const starting = !this.registryReady;
         const sources = { repository: () => this.repository(), registry: () => this.imageRegistry() };
-        await prepareKubernetes(version, { kubernetesCache, ...sources, build, logger: options.logger }, progress);
+        await prepareKubernetes(version, { kubernetesCache, ...sources, build, recipe, logger: options.logger }, progress);
         // Where a user pushes their own images (docs/providers.md), shown once per coordinator start.
         if (starting && this.registryAddress) progress?.(`image registry http://${this.registryAddress} (push your own images there: docs/providers.md)`);
       },
