@@ -234,6 +234,14 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
 
   const pods = async (...selector: string[]) => (JSON.parse(await kubectl('get', 'pods', '-o', 'json', ...selector)) as { items: PodJson[] }).items;
   const httpGet = async (pod: string, host: string, port: number) => (await kubectl('exec', pod, '--', 'sh', '-c', get(host, port))).trim();
+  /** Rethrows `e` with what a reader of the failure needs: every pod, and the events (of one node's pods when given). */
+  const explain = (node?: string) => async (e: Error): Promise<never> => {
+    const show = async (...args: string[]) => kubectl(...args).catch((f: Error) => f.message);
+    const selector = node ? ['--field-selector', `spec.nodeName=${node}`] : [];
+    const podList = await show('get', 'pods', '-A', '-o', 'wide', ...selector);
+    const events = await show('get', 'events', '-A', '--sort-by=.lastTimestamp');
+    throw new Error(`${e.message}\npods:\n${podList}\nevents (last 40):\n${events.split('\n').slice(-40).join('\n')}`);
+  };
 
   await t.test('the network: flannel, kube-proxy and CoreDNS on every node; pods reach pods across nodes, a Service by name, the host', async () => {
     await kubectl('rollout', 'status', '-n', 'kube-flannel', 'daemonset/kube-flannel-ds', '--timeout=10m');
@@ -327,7 +335,7 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
       assert.ok(o.ok > 30, `${probe.metadata.name} got answers throughout (${o.ok} ok, ${o.fail} failed)`);
       outages.push(`${probe.spec.nodeName}: longest outage ${o.longest}s (${o.ok} ok, ${o.fail} failed)`);
     }
-    for (const line of outages) t.diagnostic(`Service probe through the upgrade, ${line}`);
+    for (const line of outages) console.log(`Service probe through the upgrade, ${line}`);
     await kubectl('rollout', 'status', 'daemonset/kube-flannel-ds', '-n', 'kube-flannel', '--timeout=5m');
   });
 
@@ -339,13 +347,23 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     const after = await wait('a replacement Ready and the old Node gone', (s) => settled(s, TO, 3) && !workersOf(s).includes(victim));
     assert.ok(!(await nodes()).some((n) => n.metadata.name === victim));
     assert.equal(workersOf(after).length, 2);
+    // The new node is on the pod network: its probe pod reaches the Service by name.
+    const fresh = workersOf(after).find((w) => !workersOf(before).includes(w))!;
+    await kubectl('rollout', 'status', 'daemonset/probe', '--timeout=5m').catch(explain(fresh));
+    const probe = (await pods('-l', 'app=probe')).find((p) => p.spec.nodeName === fresh);
+    assert.ok(probe, `a probe pod on ${fresh}`);
+    const deadline = Date.now() + 2 * MINUTES;
+    while (longestOutage(await kubectl('logs', probe.metadata.name)).ok === 0) {
+      if (Date.now() > deadline) await explain(fresh)(new Error(`${probe.metadata.name} on ${fresh} never reached the Service`));
+      await new Promise((r) => setTimeout(r, 2000));
+    }
   });
 
   await t.test('scale the workers from 2 to 1: the node is drained and removed', async () => {
     commit(repo, { 'clusters/kube.yaml': cluster({ version: TO, workers: 1 }) });
     await wait('two nodes', (s) => settled(s, TO, 2));
     assert.equal((await nodes()).length, 2);
-    await kubectl('rollout', 'status', 'deployment/web', '--timeout=5m');
+    await kubectl('rollout', 'status', 'deployment/web', '--timeout=5m').catch(explain());
   });
 
   await t.test('with 2 of 3 workers stopped remediation pauses (maxUnhealthy 40%); with 1 the stopped worker is replaced', async () => {

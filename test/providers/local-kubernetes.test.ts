@@ -132,6 +132,7 @@ test('the local platform: cgroupfs on cgroup v1, per-node cgroup root, images pu
   assert.ok(!Object.keys(platform.ignorePreflightErrors).includes('all'));
   assert.deepEqual(platform.packages('v1.34.4'), [], 'no images package: the registry serves them');
   assert.match(platform.kubeletPatch('node-a') ?? '', /^cgroupRoot: \/herd-node-a$/m);
+  assert.match(platform.kubeletPatch('node-a') ?? '', /^evictionHard:\n  memory\.available: 100Mi\n  nodefs\.available: 1Gi\n/m, 'absolute disk floors: the disk is the host\'s');
   const files = new Map(platform.files('node-a').map((f) => [f.path, f]));
   assert.equal(files.get('/usr/local/sbin/herd-cgroup-root')?.mode, 0o755);
   assert.match(files.get('/usr/local/sbin/herd-cgroup-root')?.content ?? '', /mkdir -p "\/sys\/fs\/cgroup\/\$c\/herd-node-a"/);

@@ -138,9 +138,19 @@ export function localPlatform(artifacts: KubernetesArtifacts, registry: () => st
       { path: KUBELET_DROP_IN, content: kubeletDropIn(), mode: 0o644 },
     ],
     units: () => [],
+    // evictionHard: a machine's disk is the host's, shared with every other machine and the
+    // host's own work, so the kubelet's default floors (10 % and 15 % of the file system) say
+    // nothing about the node: a busy host at 16 % free tainted every node with disk-pressure.
+    // Absolute floors instead, every signal named (a partial list leaves the others unset).
     kubeletPatch: (node) => `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupRoot: ${kubeletCgroupRoot(node)}
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1Gi
+  nodefs.inodesFree: 5%
+  imagefs.available: 1Gi
+  imagefs.inodesFree: 5%
 `,
     pauseImage: (version) => artifacts.imageRefs(version)?.find((ref) => /\/pause:/.test(ref)),
     debianVersions: () => artifacts.debianVersions(),
