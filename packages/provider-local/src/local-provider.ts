@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { LocalProviderSpec } from '@herd/api';
 import { AptRepository } from '@herd/aptrepo';
 import { freePort, ImageRegistry } from '@herd/image-registry';
@@ -70,7 +70,12 @@ export class LocalProvider implements Provider {
    */
   readonly kubernetes: NonNullable<Provider['kubernetes']>;
 
-  constructor(private readonly options: LocalProviderOptions) {
+  private readonly options: LocalProviderOptions;
+
+  constructor(options: LocalProviderOptions) {
+    // Absolute: the directory names the cluster's network lock, so `--state state` and
+    // `--state /abs/state` must be the same holder.
+    this.options = { ...options, dir: resolve(options.dir) };
     this.exec = options.exec ?? createExecutor({ logger: options.logger });
     this.cacheDir = options.cacheDir ?? herdCacheDir();
     const kubernetesCache = kubernetesCacheDir(this.cacheDir);
