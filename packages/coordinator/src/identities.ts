@@ -14,11 +14,15 @@ export type IdentityCheck = 'current' | 'replaced' | 'unknown';
 /**
  * The one live certificate per node. A node's record changes only through enrollment (the
  * first, or a re-enrollment with a token made for that node, which replaces it); a stream
- * whose certificate is not the recorded one is refused. Kept in memory, persisted on every
- * change; changes run one at a time.
+ * whose certificate is not the recorded one is refused. Kept in memory; a change resolves
+ * once a write that includes it is done. Changes made while a write runs share the next
+ * write: a fleet of nodes without records (10,000 after an upgrade) would otherwise cost
+ * one fsync'd rewrite of the whole file each, one after another (measured: 2,500 in 27 s).
  */
 export class IdentityRegistry {
-  private queue: Promise<unknown> = Promise.resolve();
+  /** The write in progress, and the one that will follow it (holding every change made since the first began). */
+  private writing: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
 
   private constructor(private readonly store: CoordinatorStore, private readonly clock: Clock, private readonly records: Map<string, IdentityRecord>) {}
 
@@ -37,30 +41,34 @@ export class IdentityRegistry {
     return record.fingerprint === certFingerprint(der) ? 'current' : 'replaced';
   }
 
-  private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
-    this.queue = next.catch(() => undefined);
-    return next;
-  }
-
   private persist(): Promise<void> {
-    return this.store.saveIdentities([...this.records.values()]);
+    this.next ??= (async () => {
+      await this.writing?.catch(() => undefined);
+      // From here on a change needs a later write: this one's snapshot is taken now.
+      this.next = undefined;
+      const write = this.store.saveIdentities([...this.records.values()]);
+      this.writing = write;
+      try {
+        await write;
+      } finally {
+        if (this.writing === write) this.writing = undefined;
+      }
+    })();
+    return this.next;
   }
 
   /** Records a certificate just issued by enrollment; returns the record that it replaced, if any. */
-  issued(ref: NodeRef, certPem: string): Promise<{ record: IdentityRecord; replaced?: IdentityRecord }> {
-    return this.serialized(async () => {
-      const cert = new X509Certificate(certPem);
-      const replaced = this.get(ref);
-      const now = new Date(this.clock.now()).toISOString();
-      const record: IdentityRecord = {
-        cluster: ref.cluster, node: ref.node, fingerprint: certFingerprint(cert.raw), serial: cert.serialNumber, since: now,
-        generation: (replaced?.generation ?? 0) + 1, ...(replaced ? { replacedAt: now } : {}),
-      };
-      this.records.set(nodeKey(ref), record);
-      await this.persist();
-      return { record, ...(replaced ? { replaced } : {}) };
-    });
+  async issued(ref: NodeRef, certPem: string): Promise<{ record: IdentityRecord; replaced?: IdentityRecord }> {
+    const cert = new X509Certificate(certPem);
+    const replaced = this.get(ref);
+    const now = new Date(this.clock.now()).toISOString();
+    const record: IdentityRecord = {
+      cluster: ref.cluster, node: ref.node, fingerprint: certFingerprint(cert.raw), serial: cert.serialNumber, since: now,
+      generation: (replaced?.generation ?? 0) + 1, ...(replaced ? { replacedAt: now } : {}),
+    };
+    this.records.set(nodeKey(ref), record);
+    await this.persist();
+    return { record, ...(replaced ? { replaced } : {}) };
   }
 
   /**
@@ -68,17 +76,19 @@ export class IdentityRegistry {
    * kept, or directly from the CA key): the first valid certificate seen becomes the node's
    * identity. Returns false if another certificate got there first.
    */
-  adopt(ref: NodeRef, der: Buffer): Promise<boolean> {
-    return this.serialized(async () => {
-      const existing = this.get(ref);
-      if (existing) return existing.fingerprint === certFingerprint(der);
-      const cert = new X509Certificate(der);
-      this.records.set(nodeKey(ref), {
-        cluster: ref.cluster, node: ref.node, fingerprint: certFingerprint(der), serial: cert.serialNumber,
-        since: new Date(this.clock.now()).toISOString(), generation: 1,
-      });
-      await this.persist();
-      return true;
+  async adopt(ref: NodeRef, der: Buffer): Promise<boolean> {
+    const existing = this.get(ref);
+    if (existing) {
+      // Recorded by a change whose write may still be under way: answer once it is on disk, as for the first.
+      await (this.next ?? this.writing);
+      return existing.fingerprint === certFingerprint(der);
+    }
+    const cert = new X509Certificate(der);
+    this.records.set(nodeKey(ref), {
+      cluster: ref.cluster, node: ref.node, fingerprint: certFingerprint(der), serial: cert.serialNumber,
+      since: new Date(this.clock.now()).toISOString(), generation: 1,
     });
+    await this.persist();
+    return true;
   }
 }
