@@ -27,6 +27,8 @@ function stats() {
     reachable: sessions.filter((s) => s.connected && !s.unreachable).length,
     /** CPU since the previous stats call, in % of one core. */
     cpuPercent: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+    /** What the front door turned away so far (refused, timed out, silent). */
+    door: coordinator.connections(),
   };
 }
 

@@ -6,8 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import type { ConnectionStats } from '@herd/coordinator';
 
 export interface CoordinatorStats {
+  door: ConnectionStats;
   rss: number;
   heapUsed: number;
   connected: number;
