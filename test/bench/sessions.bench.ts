@@ -23,8 +23,8 @@ try {
     await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
     const held = await fleet.stats();
     console.log(`| ${step} | ${joined.connected} | ${seconds.toFixed(0)} s | ${held.reachable} | ${mib(held.rss)} | ${mib(held.heapUsed)} | ${held.cpuPercent.toFixed(1)} % of one core |`);
-    const { refused, failedHandshakes, silent } = held.door;
-    console.log(`  front door so far: ${refused} refused at once, ${failedHandshakes} handshakes failed or waited too long, ${silent} silent closed`);
+    const { refused, failedHandshakes } = held.door;
+    console.log(`  front door so far: ${refused} refused at once, ${failedHandshakes} handshakes failed or waited too long`);
     if (joined.connected < step) {
       console.log(`stopped: only ${joined.connected} of ${step} connected within 120 s`);
       break;
