@@ -175,7 +175,7 @@ IMAGES=("$E2E_REGISTRY/agnhost:$AGNHOST_TAG" "$E2E_REGISTRY/busybox:$BUSYBOX_TAG
 IMG=$OUT/images
 mkdir -p "$IMG"
 key=$( { printf '%s\n' "${IMAGES[@]}"; sed -n '/^# --- 3\./,$p' "$0"; cat "$HERE/kubernetes/oci-image.mjs"; \
-  sha256sum "$BIN/agnhost" "$BASE/root.tar" "$K/image-base/root.tar" | cut -c1-64; } | sha)
+  sha256sum "$BIN/agnhost" "$K/$VERSION/bin/coredns" "$BASE/root.tar" "$K/image-base/root.tar" | cut -c1-64; } | sha)
 if step_done images "$key" "$IMG"; then
   say "test images: cached"
 else
@@ -183,13 +183,14 @@ else
   rm -f "$IMG"/*.tar
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
   # agnhost's image: its binary at /, the agnhost-2 link the entrypoint tests run, /uploads
-  # (netexec), porter's certificate, and its tools.
+  # (netexec), porter's certificate, its tools, and /coredns (DNS specs run it as a server;
+  # the cluster's own CoreDNS here, where upstream's image carries a release download).
   mkdir -p "$work/agnhost/uploads"
   ln -s agnhost "$work/agnhost/agnhost-2"
   cp "$KUBE/test/images/agnhost/porter/localhost.crt" "$KUBE/test/images/agnhost/porter/localhost.key" "$work/agnhost/"
   tar -C "$work/agnhost" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/agnhost.tar" .
   node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[0]}" --layer "$BASE/root.tar" --layer "$work/agnhost.tar" \
-    --file "$BIN/agnhost:/agnhost" --out "$IMG/agnhost.tar"
+    --file "$BIN/agnhost:/agnhost" --file "$K/$VERSION/bin/coredns:/coredns" --out "$IMG/agnhost.tar"
   # busybox: the cluster's own busybox tree (Debian's busybox-static, build-kubernetes.sh's image base).
   node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[1]}" --layer "$K/image-base/root.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
   node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[2]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/jessie-dnsutils.tar"
