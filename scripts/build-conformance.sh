@@ -147,6 +147,10 @@ else
     [[ -e $root/bin/$applet || -e $root/usr/bin/$applet || -e $root/sbin/$applet || -e $root/usr/sbin/$applet ]] || ln -s busybox "$root/bin/$applet"
   done
   ln -sf nc.openbsd "$root/bin/nc"
+  # bash as /bin/sh: Debian's busybox sh runs its own applets before PATH (its nc, not
+  # netcat-openbsd's, which specs' options need), and drops environment variables whose names
+  # are no shell identifiers (data-1, from a ConfigMap), which specs read through `sh -c env`.
+  ln -sf bash "$root/bin/sh"
   # Who the images know: root, nobody, and the user and group agnhost's image defines for
   # the SupplementalGroups tests.
   mkdir -p "$root/etc"
@@ -175,7 +179,7 @@ IMAGES=("$E2E_REGISTRY/agnhost:$AGNHOST_TAG" "$E2E_REGISTRY/busybox:$BUSYBOX_TAG
 IMG=$OUT/images
 mkdir -p "$IMG"
 key=$( { printf '%s\n' "${IMAGES[@]}"; sed -n '/^# --- 3\./,$p' "$0"; cat "$HERE/kubernetes/oci-image.mjs"; \
-  sha256sum "$BIN/agnhost" "$K/$VERSION/bin/coredns" "$BASE/root.tar" "$K/image-base/root.tar" | cut -c1-64; } | sha)
+  sha256sum "$BIN/agnhost" "$K/$VERSION/bin/coredns" "$BASE/root.tar" | cut -c1-64; } | sha)
 if step_done images "$key" "$IMG"; then
   say "test images: cached"
 else
@@ -183,16 +187,18 @@ else
   rm -f "$IMG"/*.tar
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
   # agnhost's image: its binary at /, the agnhost-2 link the entrypoint tests run, /uploads
-  # (netexec), porter's certificate, its tools, and /coredns (DNS specs run it as a server;
+  # (netexec), porter's certificate, its tools, `pause` as its default arguments (specs run it
+  # without any), and /coredns (DNS specs run it as a server;
   # the cluster's own CoreDNS here, where upstream's image carries a release download).
   mkdir -p "$work/agnhost/uploads"
   ln -s agnhost "$work/agnhost/agnhost-2"
   cp "$KUBE/test/images/agnhost/porter/localhost.crt" "$KUBE/test/images/agnhost/porter/localhost.key" "$work/agnhost/"
   tar -C "$work/agnhost" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/agnhost.tar" .
   node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[0]}" --layer "$BASE/root.tar" --layer "$work/agnhost.tar" \
-    --file "$BIN/agnhost:/agnhost" --file "$K/$VERSION/bin/coredns:/coredns" --out "$IMG/agnhost.tar"
-  # busybox: the cluster's own busybox tree (Debian's busybox-static, build-kubernetes.sh's image base).
-  node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[1]}" --layer "$K/image-base/root.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
+    --file "$BIN/agnhost:/agnhost" --file "$K/$VERSION/bin/coredns:/coredns" \
+    --cmd pause --out "$IMG/agnhost.tar"
+  # busybox: the test image base (busybox's commands, bash as sh, see step 2).
+  node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[1]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
   node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[2]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/jessie-dnsutils.tar"
   rm -rf "$work"; trap - EXIT
   printf '%s\n' "${IMAGES[@]}" > "$IMG/images.txt"
