@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { commit, git } from '../support.js';
+import { CONFORMANCE_SUBSET, focusOf, runConformance } from '../kubernetes/conformance.js';
 import { kubectlOf, kubernetesCacheDir, saveHostSysctls } from '../kubernetes/node.js';
 import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
 
@@ -154,7 +155,7 @@ const settled = (s: FleetStatus, version: string, machines: number) => {
     && k.nodes.every((n) => n.ready && !n.unschedulable && n.version === `v${version}`) && k.running.length === 0;
 };
 
-test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { timeout: 120 * MINUTES }, async (t) => {
+test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { timeout: 150 * MINUTES }, async (t) => {
   // Removed last, after the machines living in it (hooks run in the order they were added).
   const root = mkdtempSync(join(tmpdir(), 'herd-kube-'));
   const repo = join(root, 'fleet');
@@ -337,6 +338,20 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     }
     for (const line of outages) console.log(`Service probe through the upgrade, ${line}`);
     await kubectl('rollout', 'status', 'daemonset/kube-flannel-ds', '-n', 'kube-flannel', '--timeout=5m');
+  });
+
+  await t.test(`Kubernetes' conformance tests at v${TO}: ${CONFORMANCE_SUBSET.length} [Conformance] specs of e2e.test pass`, async () => {
+    // The cluster's registry serves the suite's images under their usual names (containerd mirrors registry.k8s.io to it).
+    const { address } = JSON.parse(readFileSync(join(state, 'providers/local/registry/kube/registry.json'), 'utf8')) as { address: string };
+    const reportDir = join(root, 'conformance');
+    const run = await runConformance({ kubeconfig, version: `v${TO}`, registry: address, focus: focusOf(CONFORMANCE_SUBSET), reportDir });
+    for (const s of run.specs) t.diagnostic(`${s.state} ${s.seconds}s ${s.name}${s.failure ? `: ${s.failure.split('\n')[0]}` : ''}`);
+    const failed = run.specs.filter((s) => s.state !== 'passed' && s.state !== 'skipped');
+    assert.deepEqual(failed.map((s) => `${s.name}: ${s.state}: ${s.failure ?? ''}`), [], 'no spec failed');
+    assert.equal(run.code, 0, `e2e.test exited ${run.code}:\n${run.tail}`);
+    const passed = run.specs.filter((s) => s.state === 'passed').map((s) => s.name).sort();
+    assert.ok(passed.length >= 30, `at least 30 specs passed (${passed.length})`);
+    assert.deepEqual(passed, [...CONFORMANCE_SUBSET].sort(), 'every spec of the subset ran and passed, no other');
   });
 
   await t.test('a worker machine deleted behind herd\'s back is replaced, its Node forgotten', async () => {
