@@ -3,7 +3,7 @@
 # a cluster:
 #
 #   scripts/conformance.sh KUBECONFIG VERSION [--registry HOST:PORT] [--focus REGEX] [--skip REGEX]
-#                          [--report-dir DIR] [--timeout DURATION] [--cache DIR]
+#                          [--report-dir DIR] [--timeout DURATION] [--parallel N] [--cache DIR]
 #
 #   VERSION        the cluster's Kubernetes version (e2e.test is built at it)
 #   --registry     the cluster's image registry (the local provider's, in
@@ -14,19 +14,21 @@
 #   --report-dir   where the reports go (default ./conformance-VERSION): report.json (ginkgo's
 #                  JSON report), junit_01.xml, e2e.log (the suite's output)
 #   --timeout      ginkgo's timeout for the whole run (default 6h)
+#   --parallel     N ginkgo processes (the ginkgo CLI runs e2e.test N times, each a share of
+#                  the specs; [Serial] ones at the end, alone); default 1: e2e.test alone
 #
 # The exit code is e2e.test's: 0 when every spec that ran passed. See docs/conformance.md.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 KUBECONFIG VERSION [--registry HOST:PORT] [--focus REGEX] [--skip REGEX] [--report-dir DIR] [--timeout DURATION] [--cache DIR]" >&2
+  echo "usage: $0 KUBECONFIG VERSION [--registry HOST:PORT] [--focus REGEX] [--skip REGEX] [--report-dir DIR] [--timeout DURATION] [--parallel N] [--cache DIR]" >&2
   exit 2
 }
 [[ $# -ge 2 ]] || usage
 KUBECONFIG_FILE=$1 VERSION=$2; shift 2
 [[ $VERSION == v* ]] || VERSION="v$VERSION"
 [[ -r $KUBECONFIG_FILE ]] || { echo "conformance: $KUBECONFIG_FILE: no such kubeconfig" >&2; exit 2; }
-REGISTRY='' FOCUS='\[Conformance\]' SKIP='' REPORT_DIR=./conformance-$VERSION TIMEOUT=6h
+REGISTRY='' FOCUS='\[Conformance\]' SKIP='' REPORT_DIR=./conformance-$VERSION TIMEOUT=6h PARALLEL=1
 CACHE=${HERD_CACHE_DIR:-/var/cache/herd}
 while [[ $# -gt 0 ]]; do
   [[ $# -ge 2 ]] || usage
@@ -36,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --skip) SKIP=$2 ;;
     --report-dir) REPORT_DIR=$2 ;;
     --timeout) TIMEOUT=$2 ;;
+    --parallel) PARALLEL=$2 ;;
     --cache) CACHE=$2 ;;
     *) usage ;;
   esac
@@ -60,16 +63,19 @@ REPORT_DIR=$(cd "$REPORT_DIR" && pwd)
 rm -f "$REPORT_DIR"/report.json "$REPORT_DIR"/junit_*.xml
 # Not interactive: no colour, one line per spec; nothing gathered from cloud providers or
 # nodes; the suite's own images by the names in repo-list.yaml.
-args=(
-  --kubeconfig="$KUBECONFIG_FILE" --provider=skeleton
-  --report-dir="$REPORT_DIR" --ginkgo.json-report="$REPORT_DIR/report.json"
-  --ginkgo.focus="$FOCUS" --ginkgo.timeout="$TIMEOUT" --ginkgo.no-color
-  --dump-logs-on-failure=false --disable-log-dump
-)
-[[ -z $SKIP ]] || args+=(--ginkgo.skip="$SKIP")
+# The suite runs kubectl (exec, logs): this version's, not whatever PATH has.
+suite=(--kubeconfig="$KUBECONFIG_FILE" --kubectl-path="$(dirname "$OUT")/bin/kubectl" --provider=skeleton --report-dir="$REPORT_DIR" --dump-logs-on-failure=false --disable-log-dump)
+ginkgo=(--focus="$FOCUS" --timeout="$TIMEOUT" --no-color)
+[[ -z $SKIP ]] || ginkgo+=(--skip="$SKIP")
 shown=$FOCUS; [[ ${#shown} -le 120 ]] || shown="${shown:0:100}… (${#FOCUS} characters)"
-echo "[conformance $VERSION] e2e.test --ginkgo.focus='$shown'${SKIP:+ --ginkgo.skip='$SKIP'}; reports in $REPORT_DIR" >&2
+echo "[conformance $VERSION] e2e.test --ginkgo.focus='$shown'${SKIP:+ --ginkgo.skip='$SKIP'}, $PARALLEL process(es); reports in $REPORT_DIR" >&2
 rc=0
-KUBE_TEST_REPO_LIST=$OUT/repo-list.yaml "$OUT/bin/e2e.test" "${args[@]}" > "$REPORT_DIR/e2e.log" 2>&1 || rc=$?
+export KUBE_TEST_REPO_LIST=$OUT/repo-list.yaml
+if [[ $PARALLEL -gt 1 ]]; then
+  "$OUT/bin/ginkgo" --procs="$PARALLEL" "${ginkgo[@]}" --output-dir="$REPORT_DIR" --json-report=report.json \
+    "$OUT/bin/e2e.test" -- "${suite[@]}" > "$REPORT_DIR/e2e.log" 2>&1 || rc=$?
+else
+  "$OUT/bin/e2e.test" "${suite[@]}" "${ginkgo[@]/#--/--ginkgo.}" --ginkgo.json-report="$REPORT_DIR/report.json" > "$REPORT_DIR/e2e.log" 2>&1 || rc=$?
+fi
 tail -n 30 "$REPORT_DIR/e2e.log" >&2
 exit $rc
