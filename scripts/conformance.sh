@@ -21,7 +21,8 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 KUBECONFIG VERSION [--registry HOST:PORT] [--focus REGEX] [--skip REGEX] [--report-dir DIR] [--timeout DURATION] [--parallel N] [--cache DIR]" >&2
+  echo "usage: $0 KUBECONFIG VERSION [--registry HOST:PORT] [--focus REGEX] [--skip REGEX] [--report-dir DIR]" \
+    "[--timeout DURATION] [--parallel N] [--cache DIR]" >&2
   exit 2
 }
 [[ $# -ge 2 ]] || usage
@@ -64,7 +65,8 @@ rm -f "$REPORT_DIR"/report.json "$REPORT_DIR"/junit_*.xml
 # Not interactive: no colour, one line per spec; nothing gathered from cloud providers or
 # nodes; the suite's own images by the names in repo-list.yaml.
 # The suite runs kubectl (exec, logs): this version's, not whatever PATH has.
-suite=(--kubeconfig="$KUBECONFIG_FILE" --kubectl-path="$(dirname "$OUT")/bin/kubectl" --provider=skeleton --report-dir="$REPORT_DIR" --dump-logs-on-failure=false --disable-log-dump)
+suite=(--kubeconfig="$KUBECONFIG_FILE" --kubectl-path="$(dirname "$OUT")/bin/kubectl" --provider=skeleton --report-dir="$REPORT_DIR"
+  --dump-logs-on-failure=false --disable-log-dump)
 ginkgo=(--focus="$FOCUS" --timeout="$TIMEOUT" --no-color)
 [[ -z $SKIP ]] || ginkgo+=(--skip="$SKIP")
 shown=$FOCUS; [[ ${#shown} -le 120 ]] || shown="${shown:0:100}… (${#FOCUS} characters)"
