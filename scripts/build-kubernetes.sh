@@ -342,9 +342,10 @@ else
   for applet in $("$root/bin/busybox" --list); do
     [[ -e $root/bin/$applet || -e $root/usr/bin/$applet || -e $root/sbin/$applet || -e $root/usr/sbin/$applet ]] || ln -s busybox "$root/bin/$applet"
   done
-  # The libraries are all there: each tool runs inside the tree alone.
+  # The libraries are all there: each tool runs inside the tree alone. Never on the caller's
+  # stdin: sh takes `--version` for a script to read from it, and waited on a terminal or pipe.
   for tool in /usr/sbin/iptables-restore /usr/sbin/ip6tables-save /usr/sbin/conntrack /bin/sh; do
-    chroot "$root" "$tool" --version >/dev/null 2>&1 || chroot "$root" "$tool" -c true \
+    chroot "$root" "$tool" --version </dev/null >/dev/null 2>&1 || chroot "$root" "$tool" -c true </dev/null \
       || { echo "image base: $tool does not run in $root (a library missing?)" >&2; exit 1; }
   done
   tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$BASE/root.tar" .
