@@ -48,7 +48,11 @@ test('a local worker: nspawn\'s containerd settings, its kubelet patch and files
   assert.match(config, /^ {4}snapshotter = "native"$/m);
   assert.match(config, /^ {2}restrict_oom_score_adj = true$/m);
   assert.match(config, /^ {8}NoNewKeyring = true$/m);
-  assert.equal(file(parts, KUBELET_PATCH_PATH)?.content, 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupRoot: /herd-w-1\n');
+  // Absolute eviction floors: the host's disk is every machine's, so percentages of it mislead.
+  assert.equal(file(parts, KUBELET_PATCH_PATH)?.content, [
+    'apiVersion: kubelet.config.k8s.io/v1beta1', 'kind: KubeletConfiguration', 'cgroupRoot: /herd-w-1', 'evictionHard:',
+    '  memory.available: 100Mi', '  nodefs.available: 1Gi', '  nodefs.inodesFree: 5%', '  imagefs.available: 1Gi', '  imagefs.inodesFree: 5%', '',
+  ].join('\n'));
   assert.equal(file(parts, '/usr/local/sbin/herd-cgroup-root')?.mode, 0o755, 'the platform\'s own files');
   assert.deepEqual(parts.kernelModules, []);
   assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1' });
