@@ -4,13 +4,13 @@ import {
   ADDONS_UNIT, APPLY_ADDONS_SCRIPT, CONTAINERD_CERTS_DIR, CONTAINERD_CONFIG_PATH, DEFAULT_PLATFORM, FLANNEL_MANIFEST_PATH, HAPROXY_CONFIG_PATH,
     InvalidProfileInput,
   KEEPALIVED_CHECK_PATH, KEEPALIVED_CONFIG_PATH,
-  KUBELET_PATCH_PATH, nodeParts, requiredDebianPackages, type NodeProfileInput, type Platform,
+  KUBELET_PATCH_PATH, nodeParts, SERVICE_ROUTE_UNIT, requiredDebianPackages, type NodeProfileInput, type Platform,
 } from '@herd/kubeadm';
 import { CP1, DEBIAN, ENDPOINT, PAUSE, WORKER, LOCAL_PLATFORM } from './fixtures.js';
 
 const worker = (over: Partial<NodeProfileInput> = {}): NodeProfileInput => ({
   role: 'worker', node: WORKER.name, address: WORKER.address, version: 'v1.34.4', platform: DEFAULT_PLATFORM, pauseImage: PAUSE,
-    debianPackages: DEBIAN, podSubnet: '10.244.0.0/16', ...over,
+    debianPackages: DEBIAN, podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12', ...over,
 });
 const controlPlane = (over: Partial<NodeProfileInput> = {}): NodeProfileInput =>
   worker({ role: 'control-plane', node: CP1.name, address: CP1.address, ...over });
@@ -56,6 +56,12 @@ test('a local worker: nspawn\'s containerd settings, its kubelet patch and files
   assert.equal(file(parts, '/usr/local/sbin/herd-cgroup-root')?.mode, 0o755, 'the platform\'s own files');
   assert.deepEqual(parts.kernelModules, []);
   assert.deepEqual(parts.sysctls, { 'net.ipv4.ip_forward': '1' });
+  // No default route on these machines: the Service network is routed through host0, before the kubelet starts.
+  const route = parts.units.find((u) => u.name === SERVICE_ROUTE_UNIT);
+  assert.match(route?.content ?? '', /^ExecStart=\/sbin\/ip route replace 10\.96\.0\.0\/12 dev host0$/m);
+  assert.match(route?.content ?? '', /^Before=kubelet\.service$/m);
+  assert.equal(route?.enabled && route.running, true);
+  assert.equal(nodeParts(worker()).units.find((u) => u.name === SERVICE_ROUTE_UNIT), undefined, 'none where nodes have a default route');
 });
 
 test('a registry mirror: containerd reads certs.d, and each mirrored registry\'s hosts.toml points to it; none without one', () => {

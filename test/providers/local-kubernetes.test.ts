@@ -241,7 +241,7 @@ test(machineTest, { timeout: 4 * 3600_000 }, async (t) => {
 
     // Then the files, exactly as the node profile makes them for this platform (containerd's, its registry hosts, the platform's).
     const parts = nodeParts({
-      role: 'control-plane', node: name, address: made.addresses[0]!, version: VERSION, platform, pauseImage, podSubnet: '10.244.0.0/16',
+      role: 'control-plane', node: name, address: made.addresses[0]!, version: VERSION, platform, pauseImage, podSubnet: '10.244.0.0/16', serviceSubnet: '10.96.0.0/12',
       debianPackages: Object.fromEntries(requiredDebianPackages({ role: 'control-plane' }).map((p) => [p, versions[p] ?? 'any'])),
     });
     for (const host of MIRRORED_REGISTRIES) assert.ok(parts.files.some((f) => f.path === `/etc/containerd/certs.d/${host}/hosts.toml`), `${host} mirrored`);

@@ -36,6 +36,8 @@ export interface NodeProfileInput {
   debianPackages: Readonly<Record<string, string>>;
   /** The cluster's pod network (networking.podCIDR): flannel's Network; nodes get their ranges from it. */
   podSubnet: string;
+  /** The cluster's Service network (networking.serviceCIDR): routed where the platform says so. */
+  serviceSubnet: string;
   /** host:port of the cluster's API (controlPlaneEndpoint), once known: flannel talks to it directly. */
   apiServerEndpoint?: string;
   /** The VIP endpoint, for control planes when there is more than one; ignored on workers. */
@@ -93,7 +95,31 @@ function units(o: NodeProfileInput): Unit[] {
       ? [running('haproxy.service', [HAPROXY_CONFIG_PATH]), running('keepalived.service', [KEEPALIVED_CONFIG_PATH, KEEPALIVED_CHECK_PATH])]
       : []),
     ...(o.role === 'control-plane' ? addonParts(addonInput(o)).units : []),
+    ...(o.platform.serviceRouteInterface ? [serviceRouteUnit(o.serviceSubnet, o.platform.serviceRouteInterface)] : []),
   ];
+}
+
+export const SERVICE_ROUTE_UNIT = 'herd-service-route.service';
+
+/** A route to the Service network through `device`, at every boot, before the kubelet (Platform.serviceRouteInterface says why). */
+function serviceRouteUnit(serviceSubnet: string, device: string): Unit {
+  const content = `# Written by herd: this node has no default route, and host-network processes (the API
+# server calling a webhook) need a route to a ClusterIP before kube-proxy translates it.
+[Unit]
+Description=herd: a route to the cluster's Service network
+Wants=network-online.target
+After=network-online.target
+Before=kubelet.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/sbin/ip route replace ${serviceSubnet} dev ${device}
+
+[Install]
+WantedBy=multi-user.target
+`;
+  return { name: SERVICE_ROUTE_UNIT, content, enabled: true, running: true, restartOn: [] };
 }
 
 function files(o: NodeProfileInput): File[] {
@@ -118,6 +144,8 @@ export function nodeParts(o: NodeProfileInput): NodeParts {
   valid.nodeName('node', o.node);
   valid.address('address', o.address);
   valid.cidr('podSubnet', o.podSubnet);
+  valid.cidr('serviceSubnet', o.serviceSubnet);
+  if (o.platform.serviceRouteInterface !== undefined) valid.word('platform.serviceRouteInterface', o.platform.serviceRouteInterface);
   const modules = o.platform.loadKernelModules !== false;
   return {
     packages: byKey((p) => p.name ?? '', packages(o), o.platform.packages(o.version)),

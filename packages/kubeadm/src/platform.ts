@@ -45,6 +45,13 @@ export interface Platform {
    * machines share the host's kernel and cannot.
    */
   loadKernelModules?: boolean;
+  /**
+   * The interface a node reaches the cluster's Service network through, for machines without
+   * a default route (nothing outside their network in reach): host-network processes such as
+   * the API server calling a webhook or an aggregated API need a route to a ClusterIP before
+   * kube-proxy's rules translate it. Undefined where nodes have a default route.
+   */
+  serviceRouteInterface?: string;
   /** containerd's sandbox image for a Kubernetes version, when the platform knows it (its images are bundled). */
   pauseImage?(version: string): string | undefined;
   /** Exact versions of the Debian packages nodes need (containerd, runc, …) that the platform serves; Git's os.packages win. */

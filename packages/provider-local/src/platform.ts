@@ -130,6 +130,8 @@ export function localPlatform(artifacts: KubernetesArtifacts, registry: () => st
       // nspawn's seccomp filter refuses the keyring calls runc makes for a container's own keyring.
       noNewKeyring: true,
     },
+    // The machines reach nothing beyond their bridge, so they have no default route (the VIP's interface too).
+    serviceRouteInterface: 'host0',
     // Containers share the host's kernel: no modules to load, no br_netfilter sysctl to set.
     loadKernelModules: false,
     packages: (): Package[] => [],

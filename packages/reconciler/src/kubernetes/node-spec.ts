@@ -33,6 +33,7 @@ export function kubernetesNodeSpec(cluster: Cluster, pool: PoolPlan, machine: st
     // Git's exact versions first, else what the platform serves.
     debianPackages: { ...context.platform.debianVersions?.(), ...cluster.spec.os.packages },
     podSubnet: cluster.spec.kubernetes.networking.podCIDR,
+    serviceSubnet: cluster.spec.kubernetes.networking.serviceCIDR,
     ...(context.apiServerEndpoint ? { apiServerEndpoint: context.apiServerEndpoint } : {}),
     ...(context.endpoint && pool.role === 'control-plane' ? { endpoint: context.endpoint } : {}),
   });
