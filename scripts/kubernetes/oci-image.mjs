@@ -4,13 +4,13 @@
 //
 //   node scripts/kubernetes/oci-image.mjs --ref registry.k8s.io/kube-apiserver:v1.34.4 \
 //     --file /path/to/kube-apiserver:/usr/local/bin/kube-apiserver [--file SRC:DEST ...] \
-//     [--entrypoint /usr/local/bin/kube-apiserver] [--cmd ARG ...] [--layer base.tar ...] --out kube-apiserver.tar
+//     [--entrypoint /usr/local/bin/kube-apiserver] [--cmd ARG ...] [--user UID] [--layer base.tar ...] --out kube-apiserver.tar
 //
 // The archive is an OCI image layout (oci-layout, index.json, blobs/sha256/…) in a tar:
 // the --layer tars first, as they are (a tree shared by several images, the same blob in
 // each), then one uncompressed layer holding the files (root-owned, mode 0755, mtime 0,
-// plus an empty /tmp), an image config for linux/amd64 with PATH, the entrypoint and the --cmd arguments
-// (its default arguments, when given), a manifest, and an
+// plus an empty /tmp), an image config for linux/amd64 with PATH, the entrypoint, the --cmd arguments
+// (its default arguments, when given) and the --user it runs as (when given), a manifest, and an
 // index whose manifest carries the reference twice: `io.containerd.image.name` (the full
 // name containerd imports it as) and `org.opencontainers.image.ref.name` (the tag, as the
 // OCI spec and `ctr export` write it). The same inputs give the same bytes.
@@ -28,11 +28,12 @@ const { values } = parseArgs({
     layer: { type: 'string', multiple: true },
     entrypoint: { type: 'string' },
     cmd: { type: 'string', multiple: true },
+    user: { type: 'string' },
     out: { type: 'string' },
   },
 });
 if (!values.ref || !(values.file?.length || values.layer?.length) || !values.out || (!values.file?.length && !values.entrypoint)) {
-  console.error('usage: oci-image.mjs --ref NAME:TAG --file SRC:DEST [--file …] [--layer TAR …] [--entrypoint PATH] [--cmd ARG …] --out FILE.tar');
+  console.error('usage: oci-image.mjs --ref NAME:TAG --file SRC:DEST [--file …] [--layer TAR …] [--entrypoint PATH] [--cmd ARG …] [--user UID] --out FILE.tar');
   process.exit(2);
 }
 const ref = values.ref;
@@ -87,6 +88,7 @@ try {
       Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
       Entrypoint: entrypoint,
       ...(values.cmd?.length ? { Cmd: values.cmd } : {}),
+      ...(values.user ? { User: values.user } : {}),
       WorkingDir: '/',
     },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.digest}`) },
