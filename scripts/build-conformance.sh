@@ -94,7 +94,10 @@ done
 GO_VERSION=$(cd "$SRC" && go version)
 BIN=$OUT/bin
 mkdir -p "$BIN"
-key=$( { cat "$SRC/go.mod.in"; echo "$LDFLAGS $AGNHOST_VERSION"; echo "$GO_VERSION"; } | sha)
+# Beside the suite, the programs of the test images built from source: agnhost, nonewprivs'
+# nnp (it prints its effective uid) and the sample API server the aggregator spec registers.
+PROGRAMS=(e2e.test ginkgo agnhost nnp sample-apiserver)
+key=$( { cat "$SRC/go.mod.in"; echo "$LDFLAGS $AGNHOST_VERSION ${PROGRAMS[*]}"; echo "$GO_VERSION"; } | sha)
 if step_done suite "$key" "$BIN"; then
   say "e2e.test, ginkgo $GINKGO_VERSION, agnhost $AGNHOST_VERSION: cached"
 else
@@ -104,8 +107,10 @@ else
   say "e2e.test: built in $(( $(date +%s) - t ))s"
   (cd "$SRC" && nice -n 15 go build -trimpath -ldflags "-s -w" -o "$BIN/ginkgo" github.com/onsi/ginkgo/v2/ginkgo)
   (cd "$SRC" && nice -n 15 go build -trimpath -ldflags "-s -w -X main.Version=$AGNHOST_VERSION" -o "$BIN/agnhost" k8s.io/kubernetes/test/images/agnhost)
-  step_record suite "$key" "$BIN" e2e.test ginkgo agnhost
-  say "e2e.test, ginkgo, agnhost: built in $(( $(date +%s) - t ))s"
+  (cd "$SRC" && nice -n 15 go build -trimpath -ldflags "-s -w" -o "$BIN/nnp" k8s.io/kubernetes/test/images/nonewprivs)
+  (cd "$SRC" && nice -n 15 go build -trimpath -ldflags "$LDFLAGS" -o "$BIN/sample-apiserver" k8s.io/sample-apiserver)
+  step_record suite "$key" "$BIN" "${PROGRAMS[@]}"
+  say "${PROGRAMS[*]}: built in $(( $(date +%s) - t ))s"
 fi
 "$BIN/agnhost" --version 2>/dev/null | grep -q "$AGNHOST_VERSION" || { echo "agnhost does not report $AGNHOST_VERSION" >&2; exit 1; }
 
@@ -114,7 +119,7 @@ fi
 # jessie-dnsutils is Debian with dig and glibc's getent. One tree for both, made like
 # build-kubernetes.sh's image base: the .debs resolved against an empty system, unpacked, the
 # busybox applets linked where Debian's own tools are missing.
-TEST_PACKAGES=(busybox-static bash libc-bin bind9-dnsutils curl netcat-openbsd iproute2)
+TEST_PACKAGES=(busybox-static bash libc-bin bind9-dnsutils curl netcat-openbsd iproute2 nginx)
 BASE=$K/test-image-base
 mkdir -p "$BASE"
 resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty system
@@ -159,8 +164,8 @@ else
     'user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh' > "$root/etc/passwd"
   printf '%s\n' 'root:x:0:' 'user-defined-in-image:x:1000:' 'group-defined-in-image:x:50000:user-defined-in-image' 'nogroup:x:65534:' > "$root/etc/group"
   printf '%s\n' 'passwd: files' 'group: files' 'hosts: files dns' > "$root/etc/nsswitch.conf"
-  for tool in "/usr/bin/dig -v" "/usr/bin/getent passwd user-defined-in-image" "/usr/bin/curl --version" "/bin/sh -c true" "/bin/ip -V"; do
-    chroot "$root" $tool >/dev/null 2>&1 || { echo "test image base: $tool does not run in $root (a library missing?)" >&2; exit 1; }
+  for tool in "/usr/bin/dig -v" "/usr/bin/getent passwd user-defined-in-image" "/usr/bin/curl --version" "/bin/sh -c true" "/bin/ip -V" "/usr/sbin/nginx -v"; do
+    chroot "$root" $tool </dev/null >/dev/null 2>&1 || { echo "test image base: $tool does not run in $root (a library missing?)" >&2; exit 1; }
   done
   tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$BASE/root.tar" .
   rm -rf "$root"
@@ -172,21 +177,32 @@ fi
 # under registry.k8s.io, which the nodes' containerd pulls from the cluster's registry.
 E2E_REGISTRY=registry.k8s.io/e2e-test-images
 manifest=$KUBE/test/utils/image/manifest.go
-tag_of() { sed -n "s/.*configs\[$1\] = Config{list\.PromoterE2eRegistry, \"[^\"]*\", \"\([^\"]*\)\"}.*/\1/p" "$manifest"; }
-BUSYBOX_TAG=$(tag_of BusyBox) JESSIE_TAG=$(tag_of JessieDnsutils) AGNHOST_TAG=$(tag_of Agnhost)
-[[ -n $BUSYBOX_TAG && -n $JESSIE_TAG && $AGNHOST_TAG == "$AGNHOST_VERSION" ]] \
-  || { echo "$manifest: expected BusyBox, JessieDnsutils and Agnhost $AGNHOST_VERSION" >&2; exit 1; }
-IMAGES=("$E2E_REGISTRY/agnhost:$AGNHOST_TAG" "$E2E_REGISTRY/busybox:$BUSYBOX_TAG" "$E2E_REGISTRY/jessie-dnsutils:$JESSIE_TAG")
+ref_of() { # IMAGE_ID: the reference the suite gives that image, under E2E_REGISTRY
+  sed -n "s|.*configs\[$1\] = Config{list\.PromoterE2eRegistry, \"\([^\"]*\)\", \"\([^\"]*\)\"}.*|$E2E_REGISTRY/\1:\2|p" "$manifest"
+}
+# Every image a [Conformance] spec runs, except those the cluster's own build provides (pause,
+# and etcd at kubeadm's tag, which the aggregator spec runs beside the sample API server).
+declare -A REF
+for id in Agnhost AgnhostPrev BusyBox JessieDnsutils Nautilus Nginx Nonewprivs NonRoot APIServer; do
+  REF[$id]=$(ref_of "$id")
+  [[ -n ${REF[$id]} ]] || { echo "$manifest: no $id among the suite's images" >&2; exit 1; }
+done
+[[ ${REF[Agnhost]} == "$E2E_REGISTRY/agnhost:$AGNHOST_VERSION" ]] \
+  || { echo "$manifest: Agnhost is ${REF[Agnhost]}, its source says $AGNHOST_VERSION" >&2; exit 1; }
 IMG=$OUT/images
 mkdir -p "$IMG"
-key=$( { printf '%s\n' "${IMAGES[@]}"; sed -n '/^# --- 3\./,$p' "$0"; cat "$HERE/kubernetes/oci-image.mjs"; \
-  sha256sum "$BIN/agnhost" "$K/$VERSION/bin/coredns" "$BASE/root.tar" | cut -c1-64; } | sha)
+key=$( { printf '%s\n' "${REF[@]}"; sed -n '/^# --- 3\./,$p' "$0"; cat "$HERE/kubernetes/oci-image.mjs"; \
+  sha256sum "$BIN/agnhost" "$BIN/nnp" "$BIN/sample-apiserver" "$K/$VERSION/bin/coredns" "$BASE/root.tar" | cut -c1-64; } | sha)
 if step_done images "$key" "$IMG"; then
   say "test images: cached"
 else
-  say "test images: ${IMAGES[*]}"
+  say "test images: ${REF[*]}"
   rm -f "$IMG"/*.tar
   work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+  image() { node "$HERE/kubernetes/oci-image.mjs" "$@"; }
+  layer() { # NAME: $work/NAME/ as a layer tar, modes kept (nnp is setuid)
+    tar -C "$work/$1" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/$1.tar" .
+  }
   # agnhost's image: its binary at /, the agnhost-2 link the entrypoint tests run, /uploads
   # (netexec), porter's certificate, its tools, `pause` as its default arguments (specs run it
   # without any), and /coredns (DNS specs run it as a server;
@@ -194,16 +210,48 @@ else
   mkdir -p "$work/agnhost/uploads"
   ln -s agnhost "$work/agnhost/agnhost-2"
   cp "$KUBE/test/images/agnhost/porter/localhost.crt" "$KUBE/test/images/agnhost/porter/localhost.key" "$work/agnhost/"
-  tar -C "$work/agnhost" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$work/agnhost.tar" .
-  node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[0]}" --layer "$BASE/root.tar" --layer "$work/agnhost.tar" \
-    --file "$BIN/agnhost:/agnhost" --file "$K/$VERSION/bin/coredns:/coredns" \
-    --cmd pause --out "$IMG/agnhost.tar"
-  # busybox: the test image base (busybox's commands, bash as sh, see step 2).
-  node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[1]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
-  node "$HERE/kubernetes/oci-image.mjs" --ref "${IMAGES[2]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/jessie-dnsutils.tar"
+  layer agnhost
+  agnhost=(--layer "$BASE/root.tar" --layer "$work/agnhost.tar" --file "$BIN/agnhost:/agnhost" --file "$K/$VERSION/bin/coredns:/coredns")
+  image --ref "${REF[Agnhost]}" "${agnhost[@]}" --cmd pause --out "$IMG/agnhost.tar"
+  # AgnhostPrev: specs run it only to change a Deployment's or a Pod's image to agnhost's. No
+  # release of k8s.io/kubernetes carries its source (v1.33 has agnhost 2.53, v1.34 2.56), so it
+  # is this agnhost under the older tag.
+  image --ref "${REF[AgnhostPrev]}" "${agnhost[@]}" --cmd pause --out "$IMG/agnhost-prev.tar"
+  # nautilus: agnhost's test-webserver serving the picture and data.json kubectl's update-demo
+  # spec reads, as its Dockerfile has it.
+  mkdir -p "$work/nautilus"; cp "$KUBE"/test/images/nautilus/html/* "$work/nautilus/"; layer nautilus
+  image --ref "${REF[Nautilus]}" "${agnhost[@]}" --layer "$work/nautilus.tar" --cmd test-webserver --out "$IMG/nautilus.tar"
+  # busybox and jessie-dnsutils (the DNS specs' second querier): the test image base (busybox's
+  # commands, bash as sh, see step 2). nonroot: the same, run as the user its Dockerfile names.
+  image --ref "${REF[BusyBox]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
+  image --ref "${REF[JessieDnsutils]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/jessie-dnsutils.tar"
+  image --ref "${REF[NonRoot]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --user 1234 --out "$IMG/nonroot.tar"
+  # nginx: Debian's, serving its welcome page on port 80 in the foreground, as nginx's image does.
+  mkdir -p "$work/nginx/etc/nginx" "$work/nginx/var/lib/nginx" "$work/nginx/var/log/nginx" "$work/nginx/run"
+  cat > "$work/nginx/etc/nginx/nginx.conf" <<'CONF'
+# Written by scripts/build-conformance.sh: the test image's nginx, in the foreground, logs to
+# the container's output.
+daemon off;
+user nobody nogroup;
+worker_processes 1;
+error_log /dev/stderr;
+pid /run/nginx.pid;
+events { worker_connections 256; }
+http {
+  include /etc/nginx/mime.types;
+  access_log /dev/stdout;
+  server { listen 80 default_server; root /usr/share/nginx/html; index index.html; }
+}
+CONF
+  layer nginx
+  image --ref "${REF[Nginx]}" --layer "$BASE/root.tar" --layer "$work/nginx.tar" --entrypoint /usr/sbin/nginx --out "$IMG/nginx.tar"
+  # nonewprivs: nnp setuid root, so that it reports uid 0 unless privilege escalation is off.
+  mkdir -p "$work/nnp/usr/local/bin"; cp "$BIN/nnp" "$work/nnp/usr/local/bin/nnp"; chmod 4755 "$work/nnp/usr/local/bin/nnp"; layer nnp
+  image --ref "${REF[Nonewprivs]}" --layer "$BASE/root.tar" --layer "$work/nnp.tar" --entrypoint /usr/local/bin/nnp --out "$IMG/nonewprivs.tar"
+  image --ref "${REF[APIServer]}" --file "$BIN/sample-apiserver:/sample-apiserver" --out "$IMG/sample-apiserver.tar"
   rm -rf "$work"; trap - EXIT
-  printf '%s\n' "${IMAGES[@]}" > "$IMG/images.txt"
-  step_record images "$key" "$IMG" agnhost.tar busybox.tar jessie-dnsutils.tar images.txt
+  printf '%s\n' "${REF[@]}" | sort > "$IMG/images.txt"
+  (cd "$IMG" && step_record images "$key" "$IMG" *.tar images.txt)
 fi
 # Every registry of the suite's RegistryList (test/utils/image/manifest.go), so that no test
 # image is looked for outside the cluster; invalidRegistry stays invalid (tests pull it to fail).

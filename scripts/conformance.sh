@@ -51,12 +51,16 @@ OUT=$(bash "$HERE/build-conformance.sh" "$VERSION" --cache "$CACHE")
 if [[ -n $REGISTRY ]]; then
   command -v skopeo >/dev/null || { echo "conformance: skopeo is missing (Debian's skopeo package)" >&2; exit 1; }
   # As the local provider pushes the cluster's own images: the path without the registry's
-  # host (what containerd's mirror asks for), the archive's digests kept.
-  while read -r ref; do
-    archive=$OUT/images/$(basename "${ref%%:*}").tar
+  # host (what containerd's mirror asks for), the archive's digests kept. Each archive names
+  # its reference in its index (oci-image.mjs).
+  pushed=0
+  for archive in "$OUT"/images/*.tar; do
+    ref=$(tar -xOf "$archive" index.json | sed -n 's/.*"io\.containerd\.image\.name":"\([^"]*\)".*/\1/p')
+    [[ -n $ref ]] || { echo "conformance: $archive names no image" >&2; exit 1; }
     skopeo copy --quiet --preserve-digests --dest-tls-verify=false "oci-archive:$archive" "docker://$REGISTRY/${ref#*/}"
-  done < "$OUT/images/images.txt"
-  echo "[conformance $VERSION] pushed $(wc -l < "$OUT/images/images.txt") test images to $REGISTRY" >&2
+    pushed=$((pushed + 1))
+  done
+  echo "[conformance $VERSION] pushed $pushed test images to $REGISTRY" >&2
 fi
 
 mkdir -p "$REPORT_DIR"
