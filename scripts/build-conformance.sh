@@ -14,6 +14,7 @@
 #                                   cluster's registry serves (containerd mirrors registry.k8s.io)
 #     test-image-base/              the tools test images exec (sh, dig, getent, curl, nc, ip, ss),
 #                                   with their libraries, from Debian's .debs; shared by every version
+#     busybox/VERSION/busybox       upstream BusyBox, the busybox image's (built from source)
 #
 # A separate script, not a step of build-kubernetes.sh: a cluster needs none of this, and
 # build-kubernetes.sh's recipe (which the local provider compares) stays that of a cluster.
@@ -138,7 +139,7 @@ else
   [[ ${#debs[@]} -gt 0 ]] || { echo "apt could not resolve ${TEST_PACKAGES[*]} (run apt-get update)" >&2; exit 1; }
   { echo "$lists"; printf '%s\n' "${debs[@]}"; } > "$BASE/.resolved"
 fi
-key=$( { printf '%s\n' "${debs[@]}"; sed -n '/^# --- 2\./,/^# --- 3\./p' "$0"; } | sha)
+key=$( { printf '%s\n' "${debs[@]}"; sed -n '/^# --- 2\./,/^# --- 2b\./p' "$0"; } | sha)
 if step_done test-image-base "$key" "$BASE"; then
   say "test image base: cached"
 else
@@ -172,6 +173,41 @@ else
   step_record test-image-base "$key" "$BASE" root.tar
 fi
 
+# --- 2b. BusyBox, as the suite's busybox image carries it ------------------------------------
+# Upstream's BusyBox at the version the image's tag names, default configuration, static.
+# Not Debian's: its builds drop environment variables whose names are no shell identifiers
+# (a patch of Debian's own; upstream passes them on), which ConfigMap and Secret specs read
+# through `sh -c env`; and a read-only root spec expects BusyBox sh's message, not bash's.
+# The source is the orig tarball in the Debian archive this host's apt uses, its hash pinned.
+BUSYBOX_VERSION=1.37.0
+BUSYBOX_SHA256=3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4
+BB=$K/busybox/$BUSYBOX_VERSION
+mkdir -p "$BB"
+key=$( { echo "$BUSYBOX_VERSION $BUSYBOX_SHA256"; sed -n '/^# --- 2b\./,/^# --- 3\./p' "$0"; gcc --version | head -1; } | sha)
+if step_done busybox "$key" "$BB"; then
+  say "busybox $BUSYBOX_VERSION: cached"
+else
+  say "busybox $BUSYBOX_VERSION: building from source"
+  t=$(date +%s)
+  deb_url=$(apt-get download --print-uris -qq busybox-static | awk -F"'" 'NR == 1 { print $2 }')
+  [[ $deb_url == */pool/* ]] || { echo "apt names no Debian archive for busybox-static (run apt-get update)" >&2; exit 1; }
+  tarball=$BB/busybox_$BUSYBOX_VERSION.orig.tar.bz2
+  curl -fsS --retry 3 -o "$tarball" "${deb_url%%/pool/*}/pool/main/b/busybox/busybox_$BUSYBOX_VERSION.orig.tar.bz2"
+  echo "$BUSYBOX_SHA256  $tarball" | sha256sum --quiet --strict -c - || { echo "$tarball: not the pinned BusyBox source" >&2; exit 1; }
+  rm -rf "$BB/src"; mkdir "$BB/src"
+  tar -xjf "$tarball" -C "$BB/src" --strip-components=1
+  # tc is left out: it no longer builds against current kernel headers (and no spec runs it).
+  if ! (cd "$BB/src" && make defconfig && sed -i -e 's/^CONFIG_TC=y$/# CONFIG_TC is not set/' \
+      -e 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' .config && nice -n 15 make -j"$(nproc)" busybox) > "$BB/build.log" 2>&1; then
+    tail -n 20 "$BB/build.log" >&2; echo "busybox: the build failed ($BB/build.log)" >&2; exit 1
+  fi
+  mv "$BB/src/busybox" "$BB/busybox"
+  rm -rf "$BB/src" "$tarball"
+  step_record busybox "$key" "$BB" busybox
+  say "busybox $BUSYBOX_VERSION: built in $(( $(date +%s) - t ))s"
+fi
+"$BB/busybox" sh -c 'true' </dev/null || { echo "$BB/busybox does not run" >&2; exit 1; }
+
 # --- 3. the test images and the repository list ---------------------------------------------
 # Named as the suite names them: KUBE_TEST_REPO_LIST maps its registries, every one to a name
 # under registry.k8s.io, which the nodes' containerd pulls from the cluster's registry.
@@ -192,7 +228,7 @@ done
 IMG=$OUT/images
 mkdir -p "$IMG"
 key=$( { printf '%s\n' "${REF[@]}"; sed -n '/^# --- 3\./,$p' "$0"; cat "$HERE/kubernetes/oci-image.mjs"; \
-  sha256sum "$BIN/agnhost" "$BIN/nnp" "$BIN/sample-apiserver" "$K/$VERSION/bin/coredns" "$BASE/root.tar" | cut -c1-64; } | sha)
+  sha256sum "$BIN/agnhost" "$BIN/nnp" "$BIN/sample-apiserver" "$K/$VERSION/bin/coredns" "$BASE/root.tar" "$BB/busybox" | cut -c1-64; } | sha)
 if step_done images "$key" "$IMG"; then
   say "test images: cached"
 else
@@ -221,9 +257,19 @@ else
   # spec reads, as its Dockerfile has it.
   mkdir -p "$work/nautilus"; cp "$KUBE"/test/images/nautilus/html/* "$work/nautilus/"; layer nautilus
   image --ref "${REF[Nautilus]}" "${agnhost[@]}" --layer "$work/nautilus.tar" --cmd test-webserver --out "$IMG/nautilus.tar"
-  # busybox and jessie-dnsutils (the DNS specs' second querier): the test image base (busybox's
-  # commands, bash as sh, see step 2). nonroot: the same, run as the user its Dockerfile names.
-  image --ref "${REF[BusyBox]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
+  # busybox: BusyBox alone (step 2b) with a link for each of its commands, as upstream's image.
+  mkdir -p "$work/busybox/bin" "$work/busybox/etc" "$work/busybox/tmp" "$work/busybox/root"
+  cp "$BB/busybox" "$work/busybox/bin/busybox"
+  for link in $("$BB/busybox" --list-full); do
+    [[ $link == bin/busybox ]] && continue
+    mkdir -p "$work/busybox/$(dirname "$link")"; ln -s /bin/busybox "$work/busybox/$link"
+  done
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/home:/bin/false' > "$work/busybox/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' > "$work/busybox/etc/group"
+  layer busybox
+  image --ref "${REF[BusyBox]}" --layer "$work/busybox.tar" --entrypoint /bin/sh --out "$IMG/busybox.tar"
+  # jessie-dnsutils (the DNS specs' second querier): the test image base (busybox's commands,
+  # bash as sh, dig, see step 2). nonroot: the same, run as the user its Dockerfile names.
   image --ref "${REF[JessieDnsutils]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --out "$IMG/jessie-dnsutils.tar"
   image --ref "${REF[NonRoot]}" --layer "$BASE/root.tar" --entrypoint /bin/sh --user 1234 --out "$IMG/nonroot.tar"
   # nginx: Debian's, serving its welcome page on port 80 in the foreground, as nginx's image does.
