@@ -85,16 +85,20 @@ function packages(o: NodeProfileInput): Package[] {
   ];
 }
 
-const addonInput = (o: NodeProfileInput) => ({ podSubnet: o.podSubnet, ...(o.apiServerEndpoint ? { apiServerEndpoint: o.apiServerEndpoint } : {}) });
+/** A control plane's add-ons (the pod network's manifest and the manager that applies it); none on workers. */
+function addonsOf(o: NodeProfileInput): { files: File[]; units: Unit[] } {
+  if (o.role !== 'control-plane') return { files: [], units: [] };
+  return addonParts({ podSubnet: o.podSubnet, ...(o.apiServerEndpoint ? { apiServerEndpoint: o.apiServerEndpoint } : {}) });
+}
 
-function units(o: NodeProfileInput): Unit[] {
+function units(o: NodeProfileInput, addons: Unit[]): Unit[] {
   const running = (name: string, restartOn: string[]): Unit => ({ name, content: '', enabled: true, running: true, restartOn });
   return [
     running('containerd.service', [CONTAINERD_CONFIG_PATH]),
     ...(servesEndpoint(o)
       ? [running('haproxy.service', [HAPROXY_CONFIG_PATH]), running('keepalived.service', [KEEPALIVED_CONFIG_PATH, KEEPALIVED_CHECK_PATH])]
       : []),
-    ...(o.role === 'control-plane' ? addonParts(addonInput(o)).units : []),
+    ...addons,
     ...(o.platform.serviceRouteInterface ? [serviceRouteUnit(o.serviceSubnet, o.platform.serviceRouteInterface)] : []),
   ];
 }
@@ -122,7 +126,7 @@ WantedBy=multi-user.target
   return { name: SERVICE_ROUTE_UNIT, content, enabled: true, running: true, restartOn: [] };
 }
 
-function files(o: NodeProfileInput): File[] {
+function files(o: NodeProfileInput, addons: File[]): File[] {
   const patch = o.platform.kubeletPatch(o.node);
   const mirror = o.platform.registryMirror?.();
   return [
@@ -130,8 +134,8 @@ function files(o: NodeProfileInput): File[] {
     ...(mirror ? registryHostsFiles(mirror) : []),
     ...(patch === undefined ? [] : [{ path: KUBELET_PATCH_PATH, content: patch, mode: 0o644 }]),
     ...(servesEndpoint(o) ? endpointFiles(o.endpoint, { name: o.node, address: o.address }) : []),
-    // The pod network's manifest and the add-on manager that applies it (the CNI configuration comes from flannel).
-    ...(o.role === 'control-plane' ? addonParts(addonInput(o)).files : []),
+    // The CNI configuration itself comes from flannel's DaemonSet.
+    ...addons,
   ];
 }
 
@@ -147,10 +151,11 @@ export function nodeParts(o: NodeProfileInput): NodeParts {
   valid.cidr('serviceSubnet', o.serviceSubnet);
   if (o.platform.serviceRouteInterface !== undefined) valid.word('platform.serviceRouteInterface', o.platform.serviceRouteInterface);
   const modules = o.platform.loadKernelModules !== false;
+  const addons = addonsOf(o);
   return {
     packages: byKey((p) => p.name ?? '', packages(o), o.platform.packages(o.version)),
-    files: byKey((f) => f.path ?? '', files(o), o.platform.files(o.node)),
-    units: byKey((u) => u.name ?? '', units(o), o.platform.units(o.node)),
+    files: byKey((f) => f.path ?? '', files(o, addons.files), o.platform.files(o.node)),
+    units: byKey((u) => u.name ?? '', units(o, addons.units), o.platform.units(o.node)),
     sysctls: { 'net.ipv4.ip_forward': '1', ...(modules ? { 'net.bridge.bridge-nf-call-iptables': '1' } : {}) },
     kernelModules: modules ? ['overlay', 'br_netfilter'] : [],
   };
