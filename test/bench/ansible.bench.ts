@@ -130,7 +130,7 @@ try {
     const installedAt = await Promise.all(ms.map(async (m, i) => {
       await copyArtifact(m, artifact);
       if (process.env.BENCH_AGENT_LOG) console.log(`${m.name}: artifact copied after ${(performance.now() - started).toFixed(0)} ms`);
-      await runInstall(m, flags[i]!);
+      await runInstall(m, [...flags[i]!, '--move']); // as the providers run it: their copy is throwaway
       return performance.now();
     }));
     await converged;

@@ -80,6 +80,19 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   assert.equal(await active(m), true);
   await eventually(async () => coordinator.nodes.isConnected(ref), 'the upgraded agent to reconnect');
   assert.match((await m.exec.run('herd-agent', ['--version'])).stdout, /herd-agent/);
+
+  // --move, as the providers run it (their copy is throwaway): changed files are renamed into
+  // place and become root's, whoever copied them in; an unchanged one is left where it is.
+  await copyArtifact(m, artifact);
+  await writeFile(join(m.rootfs, ARTIFACT_IN_MACHINE, 'VERSION'), '0.1.2+test\n');
+  await m.exec.run('chown', ['-R', '1000:1000', ARTIFACT_IN_MACHINE]);
+  const moved = await runInstall(m, ['--move']);
+  assert.match(moved.stdout, /upgraded from 0\.1\.1\+test to 0\.1\.2\+test/);
+  const owners = await m.exec.run('stat', ['-c', '%n %a %u:%g', '/opt/herd/agent/herd-agent.mjs', '/opt/herd/agent/VERSION']);
+  assert.equal(owners.stdout, '/opt/herd/agent/herd-agent.mjs 644 0:0\n/opt/herd/agent/VERSION 644 0:0\n');
+  assert.equal(existsSync(join(m.rootfs, ARTIFACT_IN_MACHINE, 'herd-agent.mjs')), false, 'the changed bundle was moved');
+  assert.equal(existsSync(join(m.rootfs, ARTIFACT_IN_MACHINE, 'node')), true, 'the unchanged runtime was left');
+  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent installed with --move to reconnect');
 });
 
 test('install-agent.sh refuses a first install without settings and bad values before changing anything; --no-start only enables', async (t) => {

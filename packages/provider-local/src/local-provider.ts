@@ -178,7 +178,8 @@ export class LocalProvider implements Provider {
     if (!record) throw new MachineNotFoundError(name);
     const machine = await this.attach(record);
     if (!machine?.running) throw new ProviderError(`machine ${name} is not running`);
-    // The same script as over SSH or from cloud-init, run inside the machine.
+    // The same script as over SSH or from cloud-init, run inside the machine. The staging copy
+    // is this install's alone, so the script moves its files into place (--move).
     const staging = '/var/tmp/herd-agent-artifact';
     await fs.rm(join(machine.rootfs, staging), { recursive: true, force: true });
     await fs.cp(install.artifactDir, join(machine.rootfs, staging), { recursive: true });
@@ -186,7 +187,7 @@ export class LocalProvider implements Provider {
       // The token goes in a root-only file, written from here: it is in no command line, inside or out.
       await fs.writeFile(join(machine.rootfs, staging, 'token'), `${install.token}\n`, { mode: 0o600 });
       await machine.exec.run('bash', [`${staging}/install-agent.sh`, '--coordinator', install.coordinator, '--ca-hash', install.caHash,
-        '--token-file', `${staging}/token`, '--node', name], { timeoutMs: 120_000 });
+        '--token-file', `${staging}/token`, '--node', name, '--move'], { timeoutMs: 120_000 });
     } finally {
       await fs.rm(join(machine.rootfs, staging), { recursive: true, force: true });
     }

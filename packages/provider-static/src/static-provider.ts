@@ -141,10 +141,11 @@ export class StaticProvider implements Provider {
       await this.run(m, 'scp', [...this.sshOptions(m), '-P', String(m.port ?? 22), '-q', '-r', install.artifactDir, `${this.user}@${m.address}:${target}`], { timeoutMs: INSTALL_TIMEOUT_MS });
       // The script goes on standard input and writes the token to a 0600 file with a shell
       // builtin, so the token is in no argument list (ours, ssh's or the machine's) and in no
-      // log or error message; install-agent.sh reads it from there.
+      // log or error message; install-agent.sh reads it from there. The copy is this install's
+      // alone (removed below), so the script moves its files into place (--move).
       const tokenFile = `${tmp}/token`;
       const command = [...this.sudo(), 'bash', `${target}/install-agent.sh`,
-        '--coordinator', install.coordinator, '--ca-hash', install.caHash, '--token-file', tokenFile, '--node', name];
+        '--coordinator', install.coordinator, '--ca-hash', install.caHash, '--token-file', tokenFile, '--node', name, '--move'];
       const script = `set -e\n(umask 077 && printf '%s\\n' ${shellQuote(install.token)} > ${shellQuote(tokenFile)})\n${command.map(shellQuote).join(' ')}\n`;
       await this.ssh(m, ['bash', '-s'], { input: script, timeoutMs: INSTALL_TIMEOUT_MS, raw: true });
     } finally {
