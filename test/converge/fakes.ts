@@ -191,8 +191,14 @@ export class FakeMachine {
 
   private systemctl(args: readonly string[]): Partial<ExecResult> | undefined {
     const [verb, ...rest] = args;
+    // systemd 252 reads a unit it had not found from disk on the unit's next use, once a file
+    // for it exists (its unit cache sees the directory change); a loaded unit only on a reload.
+    const loadNew = (name: string) => {
+      if (!this.units.has(name) && this.fs.files.has(`/etc/systemd/system/${name}`)) this.units.set(name, { enabled: false, active: false });
+    };
     if (verb === 'show') {
       const names = rest.slice(rest.indexOf('--') + 1);
+      names.forEach(loadNew);
       return {
         stdout: names.map((n) => {
           const u = this.units.get(n);
@@ -209,10 +215,12 @@ export class FakeMachine {
       }
       if (verb === 'daemon-reload') return undefined;
     }
-    const unit = this.units.get(rest[0]!);
-    if (!unit) return { exitCode: 5, stderr: `Failed to ${verb} ${rest[0]}: Unit ${rest[0]} not found.\n` };
+    const name = rest.find((a) => !a.startsWith('-'))!;
+    loadNew(name);
+    const unit = this.units.get(name);
+    if (!unit) return { exitCode: 5, stderr: `Failed to ${verb} ${name}: Unit ${name} not found.\n` };
     if ((verb === 'start' || verb === 'restart') && unit.failStart) {
-      return { exitCode: 1, stderr: `Job for ${rest[0]} failed because the control process exited with error code.\n` };
+      return { exitCode: 1, stderr: `Job for ${name} failed because the control process exited with error code.\n` };
     }
     if (verb === 'enable' || verb === 'disable') unit.enabled = verb === 'enable';
     if (verb === 'start' || verb === 'restart' || verb === 'stop') unit.active = verb !== 'stop';

@@ -175,16 +175,21 @@ test('a unit drop-in written makes systemd read its units again; an unchanged on
   assert.equal(reloads(), 1, 'a file elsewhere changed, the drop-in did not');
 });
 
-test('a new unit is written, enabled and started with one systemd reload (enable\'s own); a changed unit file reloads once', async () => {
+test('a new unit is written, enabled and started without a systemd reload; a changed unit file reloads once, a toggle with enable\'s own', async () => {
   const machine = new FakeMachine();
   const content = '[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n';
   const unit = { name: 'app.service', content, enabled: true, running: true, restartOn: [] };
   const changes = () => machine.takeCalls().filter((c) => c.startsWith('systemctl') && !c.startsWith('systemctl show'));
   const first = await roundOn(machine, { units: [unit] });
   assert.equal(condition(first, 'Units').status, 'True');
-  assert.deepEqual(changes(), ['systemctl enable app.service', 'systemctl start app.service']);
+  assert.deepEqual(changes(), ['systemctl enable --no-reload app.service', 'systemctl start app.service']);
   await roundOn(machine, { units: [{ ...unit, content: `${content}# changed\n` }] });
   assert.deepEqual(changes(), ['systemctl daemon-reload', 'systemctl restart app.service']);
+  await roundOn(machine, { units: [{ ...unit, content: `${content}# again\n`, enabled: false }] });
+  assert.deepEqual(changes(), ['systemctl disable app.service', 'systemctl restart app.service'], 'disable reloads, reading the new file too');
+  const idle = await roundOn(machine, { units: [{ name: 'idle.service', content, enabled: false, running: false, restartOn: [] }] });
+  assert.equal(condition(idle, 'Units').status, 'True');
+  assert.deepEqual(changes(), [], 'a new unit neither enabled nor started needs nothing of systemd');
 });
 
 test('reboot required: the flag file, or an installed kernel newer than the running one', async () => {

@@ -9,6 +9,8 @@ const ACTIVE = new Set(['active', 'activating', 'reloading']);
 
 interface UnitState {
   loaded: boolean;
+  /** systemd has no file for it: a file written now is read on its next use, without a reload. */
+  notFound: boolean;
   enabled: boolean;
   active: boolean;
 }
@@ -31,6 +33,7 @@ function stateOf(show: Record<string, string> | undefined, unit: Unit__Output): 
   const fileState = show?.UnitFileState ?? '';
   return {
     loaded: show?.LoadState === 'loaded',
+    notFound: show?.LoadState === 'not-found',
     // Units without an [Install] section cannot be enabled or disabled: whatever is asked is as good as done.
     enabled: STATIC.has(fileState) ? unit.enabled : fileState.startsWith('enabled') || fileState === 'alias',
     active: ACTIVE.has(show?.ActiveState ?? ''),
@@ -91,13 +94,16 @@ export const unitsStep: Step<UnitItem> = {
       const { unit, have } = items[0]!;
       const file = items.find((i) => i.kind === 'file');
       const toggle = unit.enabled !== have.enabled;
+      // A reload costs more than the rest of a unit's changes (0.1-0.2 s quiet, 0.4 s on a busy
+      // host). A unit systemd had not found needs none: systemd reads its new file on the unit's
+      // next use (its unit cache sees the directory change). One it had loaded needs one reload
+      // when its file changes, and `enable` and `disable` make it themselves.
+      const reload = file !== undefined && !have.notFound;
       if (file) {
         await ctx.writeFile(file.item, unit.content, { mode: 0o644 });
-        // `systemctl enable` and `disable` reload systemd themselves, and that reload reads the
-        // new file too: a second reload would cost as much again (about 0.4 s on a busy host).
-        if (!toggle) await ctx.execute('systemctl', ['daemon-reload']);
+        if (reload && !toggle) await ctx.execute('systemctl', ['daemon-reload']);
       }
-      if (toggle) await ctx.execute('systemctl', [unit.enabled ? 'enable' : 'disable', unit.name]);
+      if (toggle) await ctx.execute('systemctl', [unit.enabled ? 'enable' : 'disable', ...(have.notFound ? ['--no-reload'] : []), unit.name]);
       if (unit.running && !have.active) return startOrRestart('start', unit.name, ctx);
       if (!unit.running && have.active) return void (await ctx.execute('systemctl', ['stop', unit.name]));
       if (unit.running && (file || items.some((i) => i.kind === 'restart'))) await startOrRestart('restart', unit.name, ctx);
