@@ -175,13 +175,15 @@ WantedBy=multi-user.target
 EOF
 
 files_changed=${#changed[@]}
-# `systemctl enable` reloads systemd itself (reading the new unit file too): reload only when
-# no enable follows, since each reload costs as much as the rest of an install on a busy host.
-if ! systemctl is-enabled --quiet herd-agent.service; then
-  systemctl enable --quiet herd-agent.service
-  changed+=("enabled herd-agent.service")
-elif [[ " ${changed[*]} " == *" $unit_file "* ]]; then
+# A reload costs as much as the rest of an install on a busy host, so only when needed: a unit
+# systemd had loaded before its file changed needs one; a new unit (a first install) is read
+# from disk when first asked for, here. `enable --no-reload` makes only the boot-time link.
+if [[ " ${changed[*]} " == *" $unit_file "* && $(systemctl show -P NeedDaemonReload herd-agent.service) == yes ]]; then
   systemctl daemon-reload
+fi
+if ! systemctl is-enabled --quiet herd-agent.service; then
+  systemctl enable --quiet --no-reload herd-agent.service
+  changed+=("enabled herd-agent.service")
 fi
 if ((start)); then
   state=$(systemctl is-active herd-agent.service || true)
