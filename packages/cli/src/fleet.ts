@@ -288,7 +288,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       try {
         while (!signal.aborted) {
           try {
-            await reconciler.round();
+            await reconciler.round(signal);
           } catch (e) {
             logger.error({ err: e }, 'reconcile round failed; trying again');
           }

@@ -49,8 +49,8 @@ export function builtRecipe(kubernetesCache: string, version: string): string {
   }
 }
 
-/** Runs the build script for a version; every line it prints goes to `progress`. */
-export type BuildRunner = (version: string, progress: (line: string) => void) => Promise<void>;
+/** Runs the build script for a version; every line it prints goes to `progress`; an aborted `signal` ends it. */
+export type BuildRunner = (version: string, progress: (line: string) => void, signal?: AbortSignal) => Promise<void>;
 
 /** The .debs a node of `version` installs, from the cache; undefined while any is missing. */
 export function versionDebs(kubernetesCache: string, version: string): string[] | undefined {
@@ -81,7 +81,8 @@ export interface Prepared {
 }
 
 /** Builds the version when the cache lacks it or an older build script made it, then publishes its packages and pushes its images; idempotent. */
-export async function prepareKubernetes(version: string, options: PrepareOptions, progress: (message: string) => void = () => {}): Promise<Prepared> {
+export async function prepareKubernetes(version: string, options: PrepareOptions, progress: (message: string) => void = () => {},
+  signal?: AbortSignal): Promise<Prepared> {
   debianRevision(version); // a bad version is refused before anything runs
   version = version.startsWith('v') ? version : `v${version}`;
   let debs = versionDebs(options.kubernetesCache, version);
@@ -89,7 +90,7 @@ export async function prepareKubernetes(version: string, options: PrepareOptions
     progress(debs ? `Kubernetes ${version} was built by an older scripts/build-kubernetes.sh: bringing it up to date`
       : `building Kubernetes ${version} (scripts/build-kubernetes.sh; tens of minutes the first time)`);
     try {
-      await options.build(version, progress);
+      await options.build(version, progress, signal);
     } catch (e) {
       throw new ProviderError(`building Kubernetes ${version} failed: ${(e as Error).message}`, { cause: e });
     }
@@ -133,10 +134,18 @@ export async function pushImages(kubernetesCache: string, version: string, regis
   return results;
 }
 
-/** The real build: bash scripts/build-kubernetes.sh VERSION --cache DIR, its output streamed line by line. */
+/**
+ * The real build: bash scripts/build-kubernetes.sh VERSION --cache DIR, its output streamed line
+ * by line. It runs in a process group of its own, ended whole on abort or timeout: a signal to
+ * the script alone would leave its `go build` running for minutes after herd stopped.
+ */
 export function scriptBuildRunner(herdCacheDir: string, logger: Logger): BuildRunner {
-  return (version, progress) => new Promise<void>((resolvePromise, reject) => {
-    const child = spawn('bash', [BUILD_SCRIPT, version, '--cache', herdCacheDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return (version, progress, signal) => new Promise<void>((resolvePromise, reject) => {
+    if (signal?.aborted) return reject(new Error('stopped before it began'));
+    const child = spawn('bash', [BUILD_SCRIPT, version, '--cache', herdCacheDir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const end = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* already gone */ } };
+    signal?.addEventListener('abort', end, { once: true });
+    process.once('exit', end); // herd exiting at once (a second Ctrl-C) takes its build with it
     const tail: string[] = [];
     const onLine = (line: string) => {
       tail.push(line);
@@ -147,12 +156,14 @@ export function scriptBuildRunner(herdCacheDir: string, logger: Logger): BuildRu
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', onLine);
-    const timer = setTimeout(() => child.kill('SIGTERM'), BUILD_TIMEOUT_MS);
-    child.once('error', (e) => { clearTimeout(timer); reject(e); });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
+    const timer = setTimeout(end, BUILD_TIMEOUT_MS);
+    const settle = () => { clearTimeout(timer); signal?.removeEventListener('abort', end); process.off('exit', end); };
+    child.once('error', (e) => { settle(); reject(e); });
+    child.once('exit', (code, killedBy) => {
+      settle();
       if (code === 0) resolvePromise();
-      else reject(new Error(`exit ${code ?? signal}:\n${tail.join('\n')}`));
+      else if (signal?.aborted) reject(new Error('stopped: herd is shutting down'));
+      else reject(new Error(`exit ${code ?? killedBy}:\n${tail.join('\n')}`));
     });
   });
 }

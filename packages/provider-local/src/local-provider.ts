@@ -84,10 +84,10 @@ export class LocalProvider implements Provider {
     const recipe = buildRecipe();
     this.kubernetes = {
       platform: (): Platform => platform,
-      prepare: async (version, progress) => {
+      prepare: async (version, progress, signal) => {
         const starting = !this.registryReady;
         const sources = { repository: () => this.repository(), registry: () => this.imageRegistry() };
-        await prepareKubernetes(version, { kubernetesCache, ...sources, build, recipe, logger: options.logger }, progress);
+        await prepareKubernetes(version, { kubernetesCache, ...sources, build, recipe, logger: options.logger }, progress, signal);
         // Where a user pushes their own images (docs/providers.md), shown once per coordinator start.
         if (starting && this.registryAddress) progress?.(`image registry http://${this.registryAddress} (push your own images there: docs/providers.md)`);
       },

@@ -61,8 +61,11 @@ export interface Provider {
   /** What a provider's machines need to run Kubernetes; absent = a plain VM with a registry and pkgs.k8s.io in reach. */
   kubernetes?: {
     platform(): Platform;
-    /** Makes the version's packages (kubeadm, kubelet, kubectl, images, runtime) installable from aptSources(); idempotent. */
-    prepare(version: string, progress?: (message: string) => void): Promise<void>;
+    /**
+     * Makes the version's packages (kubeadm, kubelet, kubectl, images, runtime) installable from
+     * aptSources(); idempotent. An aborted `signal` stops it early (a build is ended), rejecting.
+     */
+    prepare(version: string, progress?: (message: string) => void, signal?: AbortSignal): Promise<void>;
     /** An address on the machines' network no machine gets, for the control-plane virtual IP; stable per cluster. */
     virtualAddress(): Promise<string>;
     /** The machines' network interface (keepalived binds the VIP there). */

@@ -96,7 +96,8 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     return this.last;
   }
 
-  async round(): Promise<FleetStatus> {
+  /** One round over every cluster. `signal` ends long preparations (a Kubernetes build) early, for a shutdown. */
+  async round(signal?: AbortSignal): Promise<FleetStatus> {
     const snapshot = await this.options.read(this.inForce);
     if (snapshot.errors.length && !this.inForce && this.options.lastGood) {
       const previous = await this.options.lastGood().catch((e: unknown) => {
@@ -124,7 +125,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     const statuses: ClusterStatus[] = [];
     const seen = new Map<string, Machine>();
     for (const cluster of clusters) {
-      const result = await this.reconcileCluster(cluster, this.inForce!.commit ?? 'working-tree');
+      const result = await this.reconcileCluster(cluster, this.inForce!.commit ?? 'working-tree', signal);
       statuses.push(result.status);
       for (const m of result.seen) seen.set(m.name, m);
     }
@@ -144,7 +145,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     return status;
   }
 
-  private async reconcileCluster(cluster: Cluster, commit: string): Promise<{ status: ClusterStatus; seen: Machine[] }> {
+  private async reconcileCluster(cluster: Cluster, commit: string, signal?: AbortSignal): Promise<{ status: ClusterStatus; seen: Machine[] }> {
     const name = cluster.metadata.name;
     const log = this.options.logger.child({ cluster: name });
     let error: string | undefined;
@@ -162,7 +163,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     const lifecycle = this.lifecycleOf(name);
     let plan: ClusterPlan = { actions: [], holds: [] };
     try {
-      plan = await lifecycle.round(cluster, provider, mine);
+      plan = await lifecycle.round(cluster, provider, mine, signal);
     } catch (e) {
       log.error({ err: e }, 'cannot observe the cluster');
       failures.push(`observe: ${(e as Error).message}`);

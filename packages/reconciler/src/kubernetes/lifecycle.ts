@@ -115,7 +115,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
    * Makes everything the next round's specs need ready (packages of the versions in use,
    * the secrets, the endpoint), then observes and plans. Returns the plan.
    */
-  async round(cluster: Cluster, provider: Provider, machines: Machine[]): Promise<ClusterPlan> {
+  async round(cluster: Cluster, provider: Provider, machines: Machine[], signal?: AbortSignal): Promise<ClusterPlan> {
     this.desired = kubeVersion(cluster.spec.kubernetes.version);
     this.platform = provider.kubernetes?.platform() ?? DEFAULT_PLATFORM;
     if (provider !== this.preparedBy) { this.prepared.clear(); this.preparedBy = provider; }
@@ -136,7 +136,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       await provider.kubernetes.prepare(version, (message) => {
         this.options.logger.info({ version }, message);
         this.emit('progress', message);
-      });
+      }, signal);
       this.prepared.add(version);
     }
     await this.resolveEndpoint(cluster, provider, machines);
