@@ -202,7 +202,7 @@ export interface FleetOptions {
   port?: number;
   advertise?: readonly string[];
   heartbeatTimeoutMs?: number;
-  /** Where GET /metrics is served (docs/metrics.md); none when undefined. */
+  /** Where GET /metrics, /livez and /readyz are served (docs/metrics.md); none when undefined. */
   metrics?: HostPort;
   logger: Logger;
 }
@@ -222,6 +222,23 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   if (other && other.pid !== process.pid) {
     throw new UserError(`a coordinator (pid ${other.pid}, ${other.address}) already runs for this state directory (${stateDir}); stop it first`);
   }
+  // Served from the start, so a container's probes see "not ready, and why" while a clone
+  // takes its time; undefined once the repository was read and the agent listener is up.
+  let notReady: string | undefined = 'reading the repository';
+  const metrics = new MetricsRegistry();
+  const served: MetricsServer | undefined = options.metrics
+    && await serveMetrics(metrics, options.metrics.host, options.metrics.port, logger, () => notReady);
+  try {
+    return await fleetOn(options, metrics, served, (reason) => { notReady = reason; });
+  } catch (error) {
+    await served?.close();
+    throw error;
+  }
+}
+
+async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: MetricsServer | undefined,
+  setNotReady: (reason: string | undefined) => void): Promise<Fleet> {
+  const { stateDir, logger } = options;
   const reader = repositoryReader(options.repo, options.ref, logger);
   let inForce: string | undefined;
   const providers = new ProviderPool(stateDir, reader, logger, () => inForce);
@@ -230,6 +247,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   // Machines must reach the coordinator: its certificate names every provider's address for it.
   // On a broken commit, the last good state's clusters are the ones the coordinator will act on.
   const first = await reader.read();
+  setNotReady('starting the agent listener');
   const good = first.errors.length ? await reader.lastGood(stateDir) : undefined;
   const hosts = new Set(options.advertise ?? []);
   const known = new Map([...(good?.clusters ?? []), ...first.clusters].map((c) => [c.cluster.metadata.name, c.cluster]));
@@ -237,7 +255,6 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     hosts.add(await (await providers.get(cluster.metadata.name, cluster.spec.provider)).coordinatorHost());
   }
   const previous = await readJson<CoordinatorRecord>(join(stateDir, STATE_FILES.coordinator));
-  const metrics = new MetricsRegistry();
   const coordinator = await startCoordinator({
     metrics,
     store: directoryStore(stateDir, nodeFileSystem()),
@@ -249,6 +266,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   });
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
   await fs.writeFile(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
+  setNotReady(undefined);
 
   const reconciler = new Reconciler({
     lastGood: () => reader.lastGood(stateDir),
@@ -271,7 +289,6 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     logger: logger.child({ component: 'reconciler' }),
     metrics,
   });
-  const served: MetricsServer | undefined = options.metrics && await serveMetrics(metrics, options.metrics.host, options.metrics.port, logger);
   reconciler.on('round', (status: FleetStatus) => {
     // The last status, for `herd status` when no coordinator runs.
     void fs.writeFile(join(stateDir, STATE_FILES.status), JSON.stringify(status, null, 2)).catch((e) => logger.warn({ err: e }, 'cannot record status'));
@@ -310,6 +327,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     // Actions in flight are not awaited: the lease records a disruptive one, and the next
     // coordinator resumes it.
     async close() {
+      setNotReady('stopping');
       await served?.close();
       await coordinator.close();
       await providers.close();

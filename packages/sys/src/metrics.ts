@@ -197,12 +197,27 @@ export interface MetricsServer {
 }
 
 /**
- * Serves GET /metrics. A port already taken is logged and skipped: metrics must never be
- * the reason an agent or a coordinator does not run.
+ * Why a process is not ready yet, as one line for GET /readyz, or undefined once it is (the
+ * coordinator: repository read, agent listener up).
  */
-export async function serveMetrics(registry: MetricsRegistry, host: string, port: number, logger: Logger): Promise<MetricsServer | undefined> {
+export type ReadinessCheck = () => string | undefined;
+
+/**
+ * Serves GET /metrics, and with `ready` also GET /livez (200 while the process answers) and
+ * GET /readyz (200, or 503 with the reason): a container's probes use the port Prometheus
+ * scrapes, not a second server. A port already taken is logged and skipped: metrics must
+ * never be the reason an agent or a coordinator does not run.
+ */
+export async function serveMetrics(registry: MetricsRegistry, host: string, port: number, logger: Logger, ready?: ReadinessCheck): Promise<MetricsServer | undefined> {
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') { res.writeHead(404).end(); return; }
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && ready && path === '/livez') { res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n'); return; }
+    if (req.method === 'GET' && ready && path === '/readyz') {
+      const reason = ready();
+      res.writeHead(reason === undefined ? 200 : 503, { 'content-type': 'text/plain' }).end(`${reason ?? 'ok'}\n`);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') { res.writeHead(404).end(); return; }
     let body: string;
     try {
       body = registry.render();
