@@ -4,13 +4,15 @@
 //
 //   node scripts/kubernetes/oci-image.mjs --ref registry.k8s.io/kube-apiserver:v1.34.4 \
 //     --file /path/to/kube-apiserver:/usr/local/bin/kube-apiserver [--file SRC:DEST ...] \
-//     [--entrypoint /usr/local/bin/kube-apiserver] [--cmd ARG ...] [--user UID] [--layer base.tar ...] --out kube-apiserver.tar
+//     [--entrypoint /usr/local/bin/kube-apiserver [--entrypoint ARG ...]] [--cmd ARG ...] [--user UID] [--label KEY=VALUE ...] \
+//     [--layer base.tar ...] --out kube-apiserver.tar
 //
 // The archive is an OCI image layout (oci-layout, index.json, blobs/sha256/…) in a tar:
 // the --layer tars first, as they are (a tree shared by several images, the same blob in
 // each), then one uncompressed layer holding the files (root-owned, mode 0755, mtime 0,
-// plus an empty /tmp), an image config for linux/amd64 with PATH, the entrypoint, the --cmd arguments
-// (its default arguments, when given) and the --user it runs as (when given), a manifest, and an
+// plus an empty /tmp), an image config for linux/amd64 with PATH, the entrypoint (the program
+// and any fixed arguments), the --cmd arguments (its default arguments, when given), the --user
+// it runs as and the --label annotations (OCI image labels, when given), a manifest, and an
 // index whose manifest carries the reference twice: `io.containerd.image.name` (the full
 // name containerd imports it as) and `org.opencontainers.image.ref.name` (the tag, as the
 // OCI spec and `ctr export` write it). The same inputs give the same bytes.
@@ -26,14 +28,15 @@ const { values } = parseArgs({
     ref: { type: 'string' },
     file: { type: 'string', multiple: true },
     layer: { type: 'string', multiple: true },
-    entrypoint: { type: 'string' },
+    entrypoint: { type: 'string', multiple: true },
     cmd: { type: 'string', multiple: true },
     user: { type: 'string' },
+    label: { type: 'string', multiple: true },
     out: { type: 'string' },
   },
 });
 if (!values.ref || !(values.file?.length || values.layer?.length) || !values.out || (!values.file?.length && !values.entrypoint)) {
-  console.error('usage: oci-image.mjs --ref NAME:TAG --file SRC:DEST [--file …] [--layer TAR …] [--entrypoint PATH] [--cmd ARG …] [--user UID] --out FILE.tar');
+  console.error('usage: oci-image.mjs --ref NAME:TAG --file SRC:DEST [--file …] [--layer TAR …] [--entrypoint PATH [--entrypoint ARG …]] [--cmd ARG …] [--user UID] [--label KEY=VALUE …] --out FILE.tar');
   process.exit(2);
 }
 const ref = values.ref;
@@ -44,7 +47,12 @@ const files = (values.file ?? []).map((f) => {
   if (at < 1 || !f.slice(at + 1).startsWith('/')) throw new Error(`--file ${f}: expected SRC:/absolute/dest`);
   return { src: f.slice(0, at), dest: f.slice(at + 1) };
 });
-const entrypoint = [values.entrypoint ?? files[0].dest];
+const entrypoint = values.entrypoint ?? [files[0].dest];
+const labels = Object.fromEntries((values.label ?? []).map((l) => {
+  const at = l.indexOf('=');
+  if (at < 1) throw new Error(`--label ${l}: expected KEY=VALUE`);
+  return [l.slice(0, at), l.slice(at + 1)];
+}));
 
 // Deterministic tar: sorted names, fixed owner and time, GNU format (no PAX atime/ctime).
 const TAR = ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '--numeric-owner', '--format=gnu'];
@@ -89,6 +97,7 @@ try {
       Entrypoint: entrypoint,
       ...(values.cmd?.length ? { Cmd: values.cmd } : {}),
       ...(values.user ? { User: values.user } : {}),
+      ...(values.label?.length ? { Labels: labels } : {}),
       WorkingDir: '/',
     },
     rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${l.digest}`) },

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# What scripts/build-kubernetes.sh and scripts/build-conformance.sh share, sourced by both:
-# the cache's lock, progress lines, step stamps, Debian package resolution, the answers of
+# What scripts/build-kubernetes.sh, scripts/build-conformance.sh and scripts/build-coordinator-image.sh
+# share, sourced by each:
+# the cache's lock, progress lines, step stamps, Debian package resolution and download, the answers of
 # `go mod download -json` and wrapper modules. The caller sets SCRIPT (its name in progress lines), VERSION and
-# K (the cache's kubernetes directory) before it calls them.
+# K (its directory in the cache) before it calls them.
 
 # One build at a time per cache: tests of several engineers (or CI jobs) may ask at once, and
 # the steps share the module cache, the etcd and Debian directories. Held until the script ends.
@@ -40,6 +41,28 @@ resolve() { # PACKAGE...: the .deb file names apt would fetch onto an empty syst
   apt-get install --print-uris -qq -y --no-install-recommends \
     -o Dir::State::status="$status" -o Dir::Cache::Archives="$archives" -o Debug::NoLocking=1 "$@" > "$status.out" || rc=$?
   awk "/^'/ { print \$2 }" "$status.out"; rm -rf "$status" "$status.out" "$archives"; return $rc
+}
+
+# resolve's answer, kept in DIR/.resolved until apt's package lists change (resolving takes
+# seconds); a host with no lists yet gets them first.
+resolved_debs() { # DIR PACKAGE...
+  local dir=$1 lists debs; shift
+  lists=$( { echo "$*"; ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null; } | sha)
+  if [[ -f $dir/.resolved && $(head -1 "$dir/.resolved") == "$lists" ]]; then tail -n +2 "$dir/.resolved"; return; fi
+  if ! debs=$(resolve "$@") || [[ -z $debs ]]; then
+    say "apt-get update (no package lists yet)"; apt-get update -qq >&2
+    lists=$( { echo "$*"; ls -l --time-style=+%s /var/lib/apt/lists/; } | sha)
+    debs=$(resolve "$@")
+  fi
+  { echo "$lists"; echo "$debs"; } > "$dir/.resolved"
+  echo "$debs"
+}
+
+download_debs() { # DIR FILE...: the .debs resolve named (NAME_VERSION_ARCH.deb), into DIR
+  local dir=$1 f ver names=(); shift
+  for f in "$@"; do [[ -f $dir/$f ]] || { ver=${f#*_}; ver=${ver%_*}; names+=("${f%%_*}=${ver//%3a/:}"); }; done
+  ((${#names[@]})) || return 0
+  (cd "$dir" && apt-get download -qq -o APT::Sandbox::User=root "${names[@]}" >&2)
 }
 
 modfile() { # MODULE@VERSION FIELD: a path `go mod download -json` names (GoMod, Info, Dir)
