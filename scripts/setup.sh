@@ -38,6 +38,28 @@ if [[ $(id -u) -eq 0 ]]; then
     (( $(sysctl -n "$key") >= want )) || sysctl -qw "$setting"
   done
 fi
+# podman (the coordinator image's test) as this host needs it: runc, since crun refuses hybrid
+# cgroups; cgroupfs, with no systemd session to own the cgroups; explicit ulimits, since the
+# defaults podman copies from its own process cannot be set in the container here ("setrlimit
+# RLIMIT_NOFILE: Operation not permitted"). A drop-in of podman's, written only when it differs.
+if [[ $(id -u) -eq 0 ]]; then
+  conf=/etc/containers/containers.conf.d/herd.conf
+  want=$(cat <<'CONF'
+# Written by herd's scripts/setup.sh (why: there); rewritten when it differs.
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+CONF
+)
+  if [[ ! -f $conf || $(cat "$conf") != "$want" ]]; then
+    mkdir -p "${conf%/*}"
+    printf '%s\n' "$want" > "$conf.tmp" && mv "$conf.tmp" "$conf"
+    echo "setup: wrote $conf" >&2
+  fi
+fi
 # The Debian image machines boot from (tests, the local provider): built once into the
 # cache (about a minute, from the Debian mirror), so tests themselves never fetch it.
 if [[ $(id -u) -eq 0 ]]; then
