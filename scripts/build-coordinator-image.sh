@@ -7,13 +7,14 @@
 #     debs/            git, openssh-client, ca-certificates and what they need, from Debian
 #     base.tar         those unpacked (less what the coordinator never runs), with a user herd
 #                      (uid 10001) and the directories it writes: shared by every build
-#     herd-coordinator.tar   the OCI archive: the base, then this host's node binary and the CLI
-#                      bundled by esbuild; entrypoint `herd coordinator`, user 10001, labels
+#     herd-coordinator.tar   the OCI archive: the base, then this host's node binary, the CLI
+#                      bundled by esbuild and the agent artifact (scripts/build-agent.mjs);
+#                      entrypoint `herd coordinator`, user 10001, labels
 #                      org.opencontainers.image.version and .revision (the commit)
 #
 # `podman load -i` it (docs/operations.md). Each step keeps a stamp of its inputs (the helpers
-# of scripts/kubernetes/steps.sh): a second run with the same inputs only bundles the CLI again
-# to compare (seconds).
+# of scripts/kubernetes/steps.sh): a second run with the same inputs only bundles again to
+# compare (seconds).
 set -euo pipefail
 
 usage() { echo "usage: $0 [--cache DIR]" >&2; exit 2; }
@@ -95,24 +96,29 @@ else
 fi
 
 # --- 2. the image ------------------------------------------------------------------------
-# The CLI is bundled every run (a second): the bundle's bytes, not file times, say whether
-# the image must be written again.
-npx --prefix "$ROOT" tsc -b "$ROOT/packages/cli" >&2
+# One layer above the base: this host's node, the CLI bundled, and the agent artifact the
+# coordinator installs on new machines (its `node` a hard link: one copy of 99 MB). Made every
+# run (seconds, deterministic): its bytes, not file times, say whether the image is new.
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-node "$HERE/bundle.mjs" "$ROOT/packages/cli/dist/main.js" "$work/herd.mjs"
-NODE=$(readlink -f "$(command -v node)")
-printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/herd/herd.mjs "$@"\n' > "$work/herd"
+layer=$work/layer
+mkdir -p "$layer/usr/local/bin" "$layer/usr/local/lib/herd"
+npx --prefix "$ROOT" tsc -b "$ROOT/packages/cli" >&2
+node "$HERE/bundle.mjs" "$ROOT/packages/cli/dist/main.js" "$layer/usr/local/lib/herd/herd.mjs"
+node "$HERE/build-agent.mjs" "$layer/usr/local/lib/herd/agent-artifact" >&2
+ln -f "$layer/usr/local/lib/herd/agent-artifact/node" "$layer/usr/local/bin/node"
+printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/herd/herd.mjs "$@"\n' > "$layer/usr/local/bin/herd"
+chmod 0755 "$layer/usr/local/bin/herd"
+tar -C "$layer" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --format=gnu -cf "$work/herd.tar" .
 REVISION=$(git -C "$ROOT" rev-parse HEAD)
 [[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no) ]] || REVISION="$REVISION-dirty"
 REF=localhost/herd-coordinator:$VERSION
 key=$( { echo "$REF $REVISION"; sed -n '/^# --- 2\./,$p' "$0"; cat "$HERE/kubernetes/oci-image.mjs"; \
-  sha256sum "$K/base.tar" "$work/herd.mjs" "$work/herd" "$NODE" | cut -c1-64; } | sha)
+  sha256sum "$K/base.tar" "$work/herd.tar" | cut -c1-64; } | sha)
 if step_done image "$key" "$K"; then
   say "image: cached"
 else
   say "image: $REF at $REVISION"
-  node "$HERE/kubernetes/oci-image.mjs" --ref "$REF" --layer "$K/base.tar" \
-    --file "$NODE:/usr/local/bin/node" --file "$work/herd.mjs:/usr/local/lib/herd/herd.mjs" --file "$work/herd:/usr/local/bin/herd" \
+  node "$HERE/kubernetes/oci-image.mjs" --ref "$REF" --layer "$K/base.tar" --layer "$work/herd.tar" \
     --entrypoint /usr/local/bin/herd --entrypoint coordinator --user 10001:10001 \
     --label "org.opencontainers.image.version=$VERSION" --label "org.opencontainers.image.revision=$REVISION" \
     --label "org.opencontainers.image.title=herd coordinator" --out "$K/herd-coordinator.tar"

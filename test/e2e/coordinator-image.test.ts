@@ -1,7 +1,8 @@
 // The coordinator as a container (docs/operations.md): scripts/build-coordinator-image.sh
 // writes the OCI archive, a real podman loads it and runs it on a Git repository the test
 // writes and mounts, read through git inside the image as uid 10001; /readyz turns 200, the
-// metrics are herd's, the image config is what the docs say, and `podman stop` ends it with
+// metrics are herd's, the image config is what the docs say, the agent artifact is there and
+// runs (installing it on a machine over SSH is not exercised here), and `podman stop` ends it with
 // exit 0 well before podman's kill. podman works in a store of the test's own (--root,
 // --runroot), so nothing of the host's images or containers is touched, and all of it goes
 // with the directory. Needs root and podman (scripts/setup.sh installs and configures it).
@@ -95,6 +96,13 @@ test('the coordinator image: built without a daemon, loaded and run by podman, r
   const commitInForce = () => podman('exec', id, 'node', '-p', "require('/var/lib/herd/status.json').commit").stdout.trim();
   for (const deadline = Date.now() + 10_000; commitInForce() !== head && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 200));
   assert.equal(commitInForce(), head);
+
+  // The agent artifact new machines get is in the image, its node the one copy (a hard link), and it runs.
+  const artifact = '/usr/local/lib/herd/agent-artifact';
+  const shipped = ok('podman', [...store, 'exec', id, 'node', '-p',
+    `const fs = require('fs'); [fs.readFileSync('${artifact}/VERSION', 'utf8').trim(), fs.statSync('${artifact}/node').ino === fs.statSync('/usr/local/bin/node').ino].join(' ')`]);
+  assert.match(shipped, /^\S+ node v\d+\.\d+\.\d+ true$/);
+  assert.match(ok('podman', [...store, 'exec', id, `${artifact}/node`, `${artifact}/herd-agent.mjs`, '--help']), /herd-agent/);
 
   // SIGTERM: the coordinator stops by itself, long before podman's 10 s kill.
   const stopping = Date.now();

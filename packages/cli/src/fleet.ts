@@ -136,10 +136,12 @@ export class ProviderPool {
 }
 
 /**
- * The agent artifact new machines get, built from this checkout into the cache when it is
- * missing or older than the agent's build (scripts/build-agent.mjs).
+ * The agent artifact new machines get: the one shipped beside a bundled CLI (the coordinator
+ * image, which has no sources to build from), else built from this checkout into the cache
+ * when it is missing or older than the agent's build (scripts/build-agent.mjs).
  */
 export function ensureAgentArtifact(logger: Logger): string {
+  if (existsSync(join(SHIPPED_AGENT_ARTIFACT, 'VERSION'))) return SHIPPED_AGENT_ARTIFACT;
   const out = join(herdCacheDir(), 'agent-artifact');
   const built = (path: string) => (existsSync(path) ? statSync(path).mtimeMs : 0);
   // The agent bundles its own package and those it imports: the newest of their builds counts.
@@ -150,6 +152,9 @@ export function ensureAgentArtifact(logger: Logger): string {
   if (result.status !== 0) throw new UserError(`cannot build the agent artifact: ${(result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n')}`);
   return out;
 }
+
+/** Where scripts/build-coordinator-image.sh puts the agent artifact: beside the bundle (this file, once bundled). */
+const SHIPPED_AGENT_ARTIFACT = fileURLToPath(new URL('agent-artifact', import.meta.url));
 
 /** The packages the agent artifact bundles (scripts/build-agent.mjs follows the agent's imports). */
 const AGENT_PACKAGES = ['agent', 'converge', 'pki', 'proto', 'sys'];
