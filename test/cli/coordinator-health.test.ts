@@ -10,22 +10,23 @@ import { createServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { MetricsRegistry, serveMetrics, silentLogger } from '@herd/sys';
 import { eventually } from '../coordinator/harness.js';
-import { tempDir, writeTree } from '../support.js';
+import { commit, git, tempDir, writeTree } from '../support.js';
 
 const HERD = join(resolve(import.meta.dirname, '../..'), 'packages/cli/dist/main.js');
 
 /** `herd coordinator` on `repo`, metrics on a port it picks; stopped with SIGTERM after the test. */
-async function coordinator(t: TestContext, repo: string) {
+async function coordinator(t: TestContext, repo: string, ...extra: string[]) {
   const dir = tempDir(t, 'herd-health-');
   const child = spawn(process.execPath, [HERD, 'coordinator', '--repo', repo, '--listen', '127.0.0.1:0', '--state', join(dir, 'state'),
-    '--interval', '1s', '--metrics', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HERD_CACHE_DIR: join(dir, 'cache'), HERD_LOG_LEVEL: 'info' } });
+    '--metrics', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HERD_CACHE_DIR: join(dir, 'cache'), HERD_LOG_LEVEL: 'info' } });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   t.after(async () => { if (child.exitCode === null && child.signalCode === null) { child.kill('SIGKILL'); await exited; } });
   const logged = (msg: string) => eventually(() => {
-    if (child.exitCode !== null) throw new Error(`herd coordinator exited ${child.exitCode}: ${err}`);
-    return err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
+    const line = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
+    if (!line && child.exitCode !== null) throw new Error(`herd coordinator exited ${child.exitCode} without logging "${msg}": ${err}`);
+    return line;
   }, `"${msg}" in the coordinator's log`, 15_000);
   const port = (await logged('serving metrics')).port as number;
   const get = async (path: string) => {
@@ -35,7 +36,7 @@ async function coordinator(t: TestContext, repo: string) {
   return { child, exited, get, logged, stderr: () => err };
 }
 
-test('herd coordinator: /readyz is 503 with its reason while the repository is read, /livez is 200 all along', async (t) => {
+test('herd coordinator: /readyz is 503 with its reason while the repository is read, /livez is 200 all along', { timeout: 60_000 }, async (t) => {
   // A Git server that takes the connection and never says anything: the clone waits.
   const held: Socket[] = [];
   const git = createServer((socket) => { held.push(socket); });
@@ -52,24 +53,44 @@ test('herd coordinator: /readyz is 503 with its reason while the repository is r
   assert.equal((await c.get('/readyz')).status, 503);
   assert.equal((await c.get('/metrics')).status, 200);
   assert.equal((await c.get('/nothing')).status, 404);
+  // A signal while it starts ends it at once, clone or not (as PID 1 an unhandled one would be ignored).
+  const stopping = Date.now();
+  c.child.kill('SIGTERM');
+  assert.deepEqual(await c.exited, [0, null], c.stderr());
+  assert.ok(Date.now() - stopping < 5_000, `stopping took ${Date.now() - stopping} ms`);
+  await c.logged('stopped while starting');
 });
 
-test('herd coordinator: /readyz turns 200 once the repository was read and the agent listener is up; 0 on SIGTERM', async (t) => {
+test('herd coordinator: /readyz turns 200 once the repository was read and the agent listener is up; SIGTERM at once ends it with 0', { timeout: 60_000 }, async (t) => {
   const repo = tempDir(t, 'herd-repo-');
-  writeTree(repo, { 'README.md': 'a fleet with no cluster yet\n' });
-  const c = await coordinator(t, repo);
+  git(repo, 'init', '-q');
+  commit(repo, { 'README.md': 'a fleet with no cluster yet\n' });
+  // An hour between rounds: a stop that waited for the next round would time the test out.
+  const c = await coordinator(t, repo, '--ref', 'main', '--interval', '1h');
   const ready = await eventually(async () => {
     const r = await c.get('/readyz');
     return r.status === 200 ? r : undefined;
   }, '/readyz to be 200', 15_000);
   assert.equal(ready.body, 'ok\n');
-  // The agent listener is up by then: its line was logged before the answer changed.
+  // The moment it is ready the first round starts: a signal then lands in it or just before it.
+  const stopping = Date.now();
+  c.child.kill('SIGTERM');
+  assert.deepEqual(await c.exited, [0, null], c.stderr());
+  assert.ok(Date.now() - stopping < 10_000, `stopping took ${Date.now() - stopping} ms`);
+});
+
+test('herd coordinator: ready, /livez and herd\'s metrics between rounds; SIGTERM then ends it with 0', { timeout: 60_000 }, async (t) => {
+  const repo = tempDir(t, 'herd-repo-');
+  writeTree(repo, { 'README.md': 'a fleet with no cluster yet\n' });
+  const c = await coordinator(t, repo, '--interval', '1s');
+  // The agent listener is up once ready: its line was logged before the answer changed.
+  await eventually(async () => (await c.get('/readyz')).status === 200, '/readyz to be 200', 15_000);
   await c.logged('coordinator listening');
   assert.equal((await c.get('/livez')).status, 200);
-  assert.match((await c.get('/metrics')).body, /^herd_reconcile_last_round_timestamp_seconds /m);
+  await eventually(async () => /^herd_reconcile_last_round_timestamp_seconds [1-9]/m.test((await c.get('/metrics')).body), 'a round', 15_000);
   c.child.kill('SIGTERM');
-  const [code] = await c.exited;
-  assert.equal(code, 0, c.stderr());
+  assert.deepEqual(await c.exited, [0, null], c.stderr());
+  await c.logged('stopping');
 });
 
 test('a metrics server given no readiness check (the agent\'s) serves no probes', async (t) => {

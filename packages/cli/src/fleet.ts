@@ -270,7 +270,8 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
     ...(options.heartbeatTimeoutMs ? { heartbeatTimeoutMs: options.heartbeatTimeoutMs } : {}),
   });
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
-  await fs.writeFile(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
+  // Whole or not at all: `herd coordinator` exits at once on a signal while it starts.
+  await writeFileAtomic(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
   setNotReady(undefined);
 
   const reconciler = new Reconciler({
@@ -315,6 +316,8 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
             logger.error({ err: e }, 'reconcile round failed; trying again');
           }
           await new Promise<void>((resolve) => {
+            // Aborted during the round: its listener would never fire, and the stop would wait out the interval.
+            if (signal.aborted) { resolve(); return; }
             const done = () => { signal.removeEventListener('abort', onAbort); resolve(); };
             const timer = setTimeout(done, intervalMs);
             const onAbort = () => { clearTimeout(timer); done(); };

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isRemoteUrl } from '@herd/source';
 import { createLogger, parseDuration, UsageError } from '@herd/sys';
 import { defineCommand } from '../command.js';
-import { startFleet } from '../fleet.js';
+import { startFleet, type Fleet } from '../fleet.js';
 import { DEFAULT_COORDINATOR_METRICS, hostPortFlag, metricsFlag } from './coordinator-flags.js';
 
 /**
@@ -40,18 +40,23 @@ export const coordinatorCommand = defineCommand({
     const intervalMs = parseDuration(String(values.interval));
     if (!intervalMs) throw new UsageError('--interval must be a duration such as 10s');
     const logger = createLogger({ name: 'coordinator' });
-    const fleet = await startFleet({
-      repo, stateDir, listenHost: listen.host, port: listen.port, advertise: (values.advertise as string[] | undefined) ?? [],
-      heartbeatTimeoutMs, logger, ...(metrics ? { metrics } : {}), ...(values.ref ? { ref: String(values.ref) } : {}),
-    });
+    // Handled from the start: as a container's PID 1, a signal with no handler is ignored,
+    // and `podman stop` would wait out its timeout. Before the fleet runs there is nothing to
+    // stop in order (a clone into a temporary directory at most): it exits at once.
     const stop = new AbortController();
+    let fleet: Fleet | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
+      if (!fleet) { logger.info({ signal }, 'stopped while starting'); process.exit(0); }
       if (stop.signal.aborted) process.exit(1);
       logger.info({ signal }, 'stopping');
       stop.abort();
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    fleet = await startFleet({
+      repo, stateDir, listenHost: listen.host, port: listen.port, advertise: (values.advertise as string[] | undefined) ?? [],
+      heartbeatTimeoutMs, logger, ...(metrics ? { metrics } : {}), ...(values.ref ? { ref: String(values.ref) } : {}),
+    });
     try {
       await fleet.run(stop.signal, intervalMs);
     } finally {
