@@ -74,7 +74,7 @@ test('the coordinator image: built without a daemon, loaded and run by podman, r
   const started = Date.now();
   const id = ok('podman', [...store, 'run', '-d', '--name', 'herd-coordinator-test', '--network', 'host',
     '-v', `${repo}:/fleet:ro`, '-v', 'herd-state:/var/lib/herd', ref,
-    '--repo', '/fleet', '--ref', 'main', '--listen', '127.0.0.1:0', '--state', '/var/lib/herd', '--metrics', '127.0.0.1:0', '--interval', '1s']);
+    '--repo', '/fleet', '--ref', 'main', '--listen', '127.0.0.1:0', '--state', '/var/lib/herd', '--metrics', '127.0.0.1:0']);
   const logs = () => { const r = podman('logs', id); return r.stdout + r.stderr; };
   const logged = (msg: string) => logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
   let port: number | undefined;
