@@ -40,8 +40,8 @@ if [[ $(id -u) -eq 0 ]]; then
 fi
 # podman (the coordinator image's test) as this host needs it: runc, since crun refuses hybrid
 # cgroups; cgroupfs, with no systemd session to own the cgroups; explicit ulimits, since the
-# defaults podman copies from its own process cannot be set in the container here ("setrlimit
-# RLIMIT_NOFILE: Operation not permitted"). A drop-in of podman's, written only when it differs.
+# defaults podman copies from its own process cannot be set in the container here ("error
+# setting rlimit type 7: operation not permitted"). A drop-in of podman's, written only when it differs.
 if [[ $(id -u) -eq 0 ]]; then
   conf=/etc/containers/containers.conf.d/herd.conf
   want=$(cat <<'CONF'
