@@ -39,8 +39,8 @@ if [[ $(id -u) -eq 0 ]]; then
   done
 fi
 # podman (the coordinator image's test) as this host needs it: runc, since crun refuses hybrid
-# cgroups; cgroupfs, with no systemd session to own the cgroups; explicit ulimits, since the
-# defaults podman copies from its own process cannot be set in the container here ("error
+# cgroups; cgroupfs, with no systemd session to own the cgroups; explicit ulimits, since as
+# root podman raises a container's open files above this host's hard limit of 20000 ("error
 # setting rlimit type 7: operation not permitted"). A drop-in of podman's, written only when it differs.
 if [[ $(id -u) -eq 0 ]]; then
   conf=/etc/containers/containers.conf.d/herd.conf
