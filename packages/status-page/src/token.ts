@@ -17,9 +17,9 @@ export async function writeTokenFile(fs: FileSystem, stateDir: string, token: st
   return path;
 }
 
-/** Whether an Authorization header carries `token`; compared in constant time (over hashes, so lengths never leak). */
+/** Whether an Authorization header carries `token` (the scheme is case-insensitive, RFC 7235); compared in constant time (over hashes, so lengths never leak). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer ([A-Za-z0-9_-]{1,256})$/.exec(header ?? '');
+  const match = /^Bearer ([A-Za-z0-9_-]{1,256})$/i.exec(header ?? '');
   if (!match) return false;
   const digest = (s: string) => createHash('sha256').update(s).digest();
   return timingSafeEqual(digest(match[1]!), digest(token));
