@@ -91,7 +91,8 @@ test('the view needs the token; the page files hold no data and load without it'
   assert.doesNotMatch(body, /shop-workers-1/, 'no fleet data without the token');
   for (const asset of ['/app.js', '/render.js', '/style.css']) assert.equal((await fetch(`${p.base}${asset}`)).status, 200, asset);
 
-  for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }]) {
+  const refused: Record<string, string>[] = [{}, { authorization: 'Bearer wrong-token' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }];
+  for (const headers of refused) {
     for (const path of ['/state', '/events']) {
       const r = await fetch(`${p.base}${path}`, { headers });
       assert.equal(r.status, 401, `${path} with ${JSON.stringify(headers)}`);

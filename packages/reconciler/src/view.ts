@@ -6,6 +6,7 @@
  */
 import { safeSpecError, type SpecError } from '@herd/api';
 import type { NodeSession__Output } from '@herd/proto';
+import { agentConverged } from './kubernetes/observe.js';
 import type { FleetStatus, MachineStatus } from './status.js';
 
 /**
@@ -104,7 +105,8 @@ function nodeView(m: MachineStatus, cluster: string, input: FleetViewInput, kube
   if (session) {
     const s = session.status;
     return {
-      ...base, agent: sessionLink(session), live: true,
+      // Converged as the round judges it, from the session as it is now.
+      ...base, agent: sessionLink(session), live: true, converged: agentConverged(session),
       observedGeneration: session.observedGeneration, desiredGeneration: session.desiredGeneration,
       commit: s?.commit ?? '', agentVersion: session.agentVersion, lastHeartbeat: session.lastHeartbeat,
       conditions: (s?.conditions ?? []).map(conditionView), lastError: s?.lastError ?? '', rebootRequired: Boolean(s?.rebootRequired),

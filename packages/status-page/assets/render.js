@@ -29,6 +29,12 @@ function conditions(list) {
   return list.map((c) => `<span class="condition ${c.status === 'True' ? 'ok' : 'warn'}" title="${esc(`${c.reason} ${c.message}`.trim())}">${esc(c.type)}=${esc(c.status)}</span>`).join(' ');
 }
 
+/** An error's first line, cut short: the whole of it is in the cell's title. */
+function firstLine(text, max = 160) {
+  const line = text.split('\n')[0];
+  return line.length > max || line !== text ? `${line.slice(0, max)}…` : line;
+}
+
 function nodeRow(cluster, n) {
   const generation = n.observedGeneration === null ? '-' : `${n.observedGeneration}/${n.desiredGeneration}`;
   const k = n.kubernetes;
@@ -40,7 +46,7 @@ function nodeRow(cluster, n) {
     + `<td class="version">${esc(n.agentVersion || '-')}</td>`
     + `<td class="conditions">${conditions(n.conditions)}</td>`
     + `<td class="kube">${k ? esc(`${k.ready ? 'Ready' : 'NotReady'}${k.unschedulable ? ',cordoned' : ''} ${k.version}`) : '-'}</td>`
-    + `<td class="error">${esc(n.lastError)}</td></tr>`;
+    + `<td class="error" title="${esc(n.lastError)}">${esc(firstLine(n.lastError))}</td></tr>`;
 }
 
 function lines(title, cls, items) {
