@@ -10,8 +10,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fleetView, type FleetStatus, type FleetView } from '@herd/reconciler';
-import { serveStatusPage, type StatusPage } from '@herd/status-page';
-import { silentLogger } from '@herd/sys';
+import { isLoopback, serveStatusPage, type StatusPage } from '@herd/status-page';
+import { createLogger, silentLogger } from '@herd/sys';
 
 const ROOT = join(import.meta.dirname, '../..');
 const HERD = join(ROOT, 'packages/cli/dist/main.js');
@@ -215,10 +215,32 @@ test('herd coordinator serves its refused commit on the status page, the token i
   assert.ok(view.refused.errors[0]!.line > 0, 'the error is located');
   assert.equal(view.coordinator.running, true);
   assert.equal((await fetch(`${served.url as string}state`)).status, 401);
+  // herd status reads the same model: its JSON has the page's view.
+  const cli = spawnSync(process.execPath, [HERD, 'status', repo, '--state', state, '--output', 'json'], { encoding: 'utf8' });
+  assert.equal(cli.status, 0, cli.stderr);
+  const printed = (JSON.parse(cli.stdout) as { view: FleetView }).view;
+  assert.deepEqual(printed.refused, view.refused);
+  assert.deepEqual(printed.coordinator, view.coordinator);
 
   child.kill('SIGTERM');
   await exited;
   await assert.rejects(stat(tokenFile), { code: 'ENOENT' }, 'the token file goes with the process');
+  // With no coordinator, herd status prints its table from the recorded round through the same view.
+  const table = spawnSync(process.execPath, [HERD, 'status', repo, '--state', state], { encoding: 'utf8' });
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(table.stdout, /^refused: +the working tree does not validate; the state above stays in force:\n  clusters\/bad\.yaml:\d+:\d+: /m);
+});
+
+test('loopback is the default; another address is served only when asked, with a warning', async (t) => {
+  assert.deepEqual(['127.0.0.1', '127.3.2.1', '::1', 'localhost', '0.0.0.0', '::', '10.0.0.1', 'example.com'].map(isLoopback),
+    [true, true, true, true, false, false, false, false]);
+  const lines: string[] = [];
+  const logger = createLogger({ name: 'test', level: 'info', destination: { write: (line: string) => { lines.push(line); } } });
+  const served = await serveStatusPage({ host: '0.0.0.0', port: 0, token: TOKEN, view: () => fleetView({ status: undefined }), logger });
+  assert.ok(served);
+  t.after(() => served.close());
+  assert.ok(lines.some((l) => /beyond this machine over plain HTTP/.test(l)), lines.join(''));
+  assert.ok(!lines.some((l) => l.includes(TOKEN)), 'the token is not logged');
 });
 
 test('--status-page takes HOST:PORT or off; anything else is a usage error, not a stack trace', async () => {

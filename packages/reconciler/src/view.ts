@@ -94,8 +94,9 @@ export function sessionLink(n: Pick<NodeSession__Output, 'connected' | 'unreacha
   return n.connected ? 'connected' : 'disconnected';
 }
 
-function nodeView(m: MachineStatus, cluster: string, input: FleetViewInput, kube: Map<string, { ready: boolean; unschedulable: boolean; version: string }>): NodeView {
-  const session = input.sessions?.find((s) => s.cluster === cluster && s.nodeName === m.name);
+type KubeNode = { ready: boolean; unschedulable: boolean; version: string };
+
+function nodeView(m: MachineStatus, cluster: string, input: FleetViewInput, session: NodeSession__Output | undefined, kube: Map<string, KubeNode>): NodeView {
   const recorded = m.agent;
   const base = {
     name: m.name, pool: m.pool, role: m.role, address: m.addresses[0] ?? '',
@@ -134,12 +135,14 @@ function conditionView(c: { type?: string; status?: string; reason?: string; mes
 
 export function fleetView(input: FleetViewInput): FleetView {
   const { status } = input;
+  // By cluster/node once: a fleet of thousands is looked up, not searched, per machine.
+  const sessions = new Map((input.sessions ?? []).map((s) => [`${s.cluster}/${s.nodeName}`, s]));
   const clusters = (status?.clusters ?? []).filter((c) => !input.cluster || c.name === input.cluster).map((c): ClusterView => {
     const k = c.kubernetes;
     const kube = new Map((k?.nodes ?? []).map((n) => [n.name, { ready: n.ready, unschedulable: n.unschedulable, version: n.version }]));
     return {
       name: c.name, provider: c.provider, converged: c.converged, reason: c.reason, pools: c.pools,
-      nodes: c.machines.map((m) => nodeView(m, c.name, input, kube)),
+      nodes: c.machines.map((m) => nodeView(m, c.name, input, sessions.get(`${c.name}/${m.name}`), kube)),
       kubernetes: k ? {
         initialized: k.initialized, endpoint: k.endpoint ?? '', apiVersion: k.apiVersion ?? '',
         running: k.running, holds: k.holds, halted: k.halted ?? '', lastFailure: k.lastFailure ?? '',
