@@ -135,6 +135,23 @@ test('/events sends the view, then the view again when it changed, throttled, an
   assert.equal(silent, 'nothing');
 });
 
+test('a subscriber that joins while nobody watched still gets the next change', async (t) => {
+  let observed = 1;
+  const p = await page(t, () => fleetView({ status: status('n1', observed) }));
+  const first = await subscribe(p.base, t);
+  assert.equal((await first.next())?.data.clusters[0]!.nodes[0]!.observedGeneration, 1);
+  observed = 2; p.changed();
+  assert.equal((await within(first.next(), 5000, 'the change'))?.data.clusters[0]!.nodes[0]!.observedGeneration, 2);
+  first.abort();
+  await new Promise((r) => setTimeout(r, 100));
+  observed = 1; p.changed(); // nobody watches: nothing is made or sent
+  await new Promise((r) => setTimeout(r, 200));
+  const second = await subscribe(p.base, t);
+  assert.equal((await second.next())?.data.clusters[0]!.nodes[0]!.observedGeneration, 1);
+  observed = 2; p.changed(); // the same view as the last one pushed, but not as the one this subscriber has
+  assert.equal((await within(second.next(), 5000, 'the change'))?.data.clusters[0]!.nodes[0]!.observedGeneration, 2);
+});
+
 test('the hostile values of a cluster and node come back escaped by the render.js the page loads', async (t) => {
   const hostile = fleetView({ status: status(HOSTILE, 1) });
   hostile.clusters[0]!.name = `</table><script>globalThis.pwned=2</script>`;

@@ -98,8 +98,11 @@ export async function serveStatusPage(options: StatusPageOptions): Promise<Statu
       return;
     }
     res.writeHead(200, { ...HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
-    // Every subscriber starts from the whole view; later events are the view again when it changed.
-    subscribers.send(res, `retry: 2000\n${event('snapshot', sequence, json)}`);
+    res.write('retry: 2000\n\n');
+    // Every subscriber starts from the whole view; later events are the view again when it
+    // changed. A view newer than the last pushed goes to everyone, so that all compare from it.
+    if (json === lastSent) subscribers.send(res, event('snapshot', sequence, json));
+    else { lastSent = json; subscribers.broadcast(event('snapshot', ++sequence, json)); }
   };
 
   const server: Server = createServer((req, res) => {
