@@ -13,7 +13,8 @@ import { directoryStore, SecretStore, startCoordinator, type Coordinator } from 
 import { createProvider, providerCapacity, type Provider } from '@herd/provider';
 import '@herd/provider-local';
 import '@herd/provider-static';
-import { Reconciler, type FleetStatus } from '@herd/reconciler';
+import { fleetView, Reconciler, type FleetStatus } from '@herd/reconciler';
+import { newToken, serveStatusPage, TOKEN_FILE, writeTokenFile, type StatusPage } from '@herd/status-page';
 import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, MetricsRegistry, nodeFileSystem, processAlive, serveMetrics, UserError, type Logger, type MetricsServer } from '@herd/sys';
 import type { HostPort } from '@herd/proto';
@@ -209,12 +210,16 @@ export interface FleetOptions {
   heartbeatTimeoutMs?: number;
   /** Where GET /metrics, /livez and /readyz are served (docs/metrics.md); none when undefined. */
   metrics?: HostPort;
+  /** Where the read-only web status page is served (docs/status-page.md); none when undefined. */
+  statusPage?: HostPort;
   logger: Logger;
 }
 
 export interface Fleet {
   coordinator: Coordinator;
   reconciler: Reconciler;
+  /** The status page's address (without its token) and the 0600 file holding the token, when one is served. */
+  statusPage?: { url: string; tokenFile: string };
   /** Runs rounds until `signal` aborts: after every round wait `intervalMs`, or less when an agent reports. */
   run(signal: AbortSignal, intervalMs: number): Promise<void>;
   close(): Promise<void>;
@@ -299,10 +304,12 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
     // The last status, for `herd status` when no coordinator runs.
     void fs.writeFile(join(stateDir, STATE_FILES.status), JSON.stringify(status, null, 2)).catch((e) => logger.warn({ err: e }, 'cannot record status'));
   });
+  const page = options.statusPage && await startStatusPage(options.statusPage, stateDir, coordinator, reconciler, options.cluster, logger);
 
   return {
     coordinator,
     reconciler,
+    ...(page ? { statusPage: { url: page.url, tokenFile: page.tokenFile } } : {}),
     async run(signal, intervalMs) {
       let wake: (() => void) | undefined;
       const poke = () => wake?.();
@@ -336,9 +343,43 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
     // coordinator resumes it.
     async close() {
       setNotReady('stopping');
+      await page?.close();
       await served?.close();
       await coordinator.close();
       await providers.close();
+    },
+  };
+}
+
+/**
+ * The status page over this process's reconciler and sessions: the same fleetView `herd
+ * status` prints, pushed again when a round ends or an agent says something. A fresh token
+ * for every run, in a 0600 file of the state directory (never in the log), removed on close.
+ */
+async function startStatusPage(at: HostPort, stateDir: string, coordinator: Coordinator, reconciler: Reconciler, cluster: string | undefined, logger: Logger):
+  Promise<(StatusPage & { tokenFile: string }) | undefined> {
+  const token = newToken();
+  const page = await serveStatusPage({
+    host: at.host, port: at.port, token, logger: logger.child({ component: 'status-page' }),
+    view: () => fleetView({
+      status: reconciler.status, sessions: coordinator.nodes.sessions(cluster), coordinator: { pid: process.pid, port: coordinator.port },
+      ...(cluster ? { cluster } : {}),
+    }),
+  });
+  if (!page) return undefined;
+  const tokenFile = await writeTokenFile(nodeFileSystem(), stateDir, token);
+  const changed = () => page.changed();
+  reconciler.on('round', changed);
+  for (const event of ['hello', 'status', 'ack', 'disconnect'] as const) coordinator.nodes.on(event, changed);
+  logger.info({ url: page.url, tokenFile }, 'serving the status page');
+  return {
+    ...page,
+    tokenFile,
+    async close() {
+      reconciler.off('round', changed);
+      for (const event of ['hello', 'status', 'ack', 'disconnect'] as const) coordinator.nodes.off(event, changed);
+      await page.close();
+      await fs.rm(join(stateDir, TOKEN_FILE), { force: true });
     },
   };
 }

@@ -1,5 +1,6 @@
 export * from './reconciler.js';
 export * from './status.js';
+export * from './view.js';
 export type { KubernetesStatus } from './kubernetes/lifecycle.js';
 export { ClusterLifecycle, type AgentChannel, type NodeVersions, type OperationOutcome } from './kubernetes/lifecycle.js';
 export { NODE_STATES, nodeState, ReconcilerMetrics, type NodeState } from './metrics.js';

@@ -344,6 +344,7 @@ function machineStatus(machine: Machine, session: NodeSession | undefined): Mach
     desiredGeneration: Number(session.desiredGeneration ?? 0),
     observedGeneration: Number(session.observedGeneration ?? 0),
     commit: status?.commit ?? '',
+    agentVersion: session.agentVersion ?? '',
     conditions: status?.conditions ?? [],
     lastError: status?.lastError ?? '',
     rebootRequired: Boolean(status?.rebootRequired),

@@ -10,6 +10,8 @@ export interface AgentState {
   observedGeneration: number;
   /** The commit the agent's last complete round came from. */
   commit: string;
+  /** What the agent said it is in its hello (absent from a status recorded before it was kept). */
+  agentVersion?: string;
   conditions: Condition[];
   lastError: string;
   rebootRequired: boolean;

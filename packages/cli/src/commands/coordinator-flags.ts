@@ -31,3 +31,14 @@ export function metricsFlag(value: unknown, usage: string): HostPort | undefined
   if (!parsed) throw new UsageError(`--metrics must be HOST:PORT or off, got "${String(value)}"\nusage: ${usage}`);
   return parsed;
 }
+
+/** The status page's address: loopback by default, beside the metrics (docs/status-page.md). */
+export const DEFAULT_STATUS_PAGE = '127.0.0.1:9465';
+
+/** `--status-page HOST:PORT|off`: where the read-only web page is served, or undefined for off. */
+export function statusPageFlag(value: unknown, usage: string): HostPort | undefined {
+  if (value === 'off') return undefined;
+  const parsed = typeof value === 'string' ? parseHostPort(value) : undefined;
+  if (!parsed) throw new UsageError(`--status-page must be HOST:PORT or off, got "${String(value)}"\nusage: ${usage}`);
+  return parsed;
+}

@@ -3,7 +3,7 @@ import { isRemoteUrl } from '@herd/source';
 import { createLogger, parseDuration, UsageError } from '@herd/sys';
 import { defineCommand } from '../command.js';
 import { startFleet, type Fleet } from '../fleet.js';
-import { DEFAULT_COORDINATOR_METRICS, hostPortFlag, metricsFlag } from './coordinator-flags.js';
+import { DEFAULT_COORDINATOR_METRICS, DEFAULT_STATUS_PAGE, hostPortFlag, metricsFlag, statusPageFlag } from './coordinator-flags.js';
 
 /**
  * The coordinator as it runs in production (a container, or self-hosted): what `herd up`
@@ -14,7 +14,7 @@ export const coordinatorCommand = defineCommand({
   summary: 'Run the coordinator as in production: the whole loop of `herd up` (machines, agents, Kubernetes, each new commit) '
     + 'and its gRPC services, JSON logs, until a signal',
   usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s]'
-    + ' [--metrics 127.0.0.1:9464|off]',
+    + ' [--metrics 127.0.0.1:9464|off] [--status-page 127.0.0.1:9465|off]',
   options: {
     repo: { type: 'string' },
     ref: { type: 'string' },
@@ -24,6 +24,7 @@ export const coordinatorCommand = defineCommand({
     interval: { type: 'string', default: '10s' },
     'heartbeat-timeout': { type: 'string', default: '30s' },
     metrics: { type: 'string', default: DEFAULT_COORDINATOR_METRICS },
+    'status-page': { type: 'string', default: DEFAULT_STATUS_PAGE },
   },
   async run({ values }) {
     const repo = values.repo as string | undefined;
@@ -33,6 +34,7 @@ export const coordinatorCommand = defineCommand({
     }
     const listen = hostPortFlag('listen', values.listen, this.usage, true);
     const metrics = metricsFlag(values.metrics, this.usage);
+    const statusPage = statusPageFlag(values['status-page'], this.usage);
     const stateDir = values.state as string | undefined;
     if (!stateDir) throw new UsageError(`--state DIR is required\nusage: ${this.usage}`);
     const heartbeatTimeoutMs = parseDuration(String(values['heartbeat-timeout']));
@@ -55,7 +57,7 @@ export const coordinatorCommand = defineCommand({
     process.on('SIGINT', onSignal);
     fleet = await startFleet({
       repo, stateDir, listenHost: listen.host, port: listen.port, advertise: (values.advertise as string[] | undefined) ?? [],
-      heartbeatTimeoutMs, logger, ...(metrics ? { metrics } : {}), ...(values.ref ? { ref: String(values.ref) } : {}),
+      heartbeatTimeoutMs, logger, ...(metrics ? { metrics } : {}), ...(statusPage ? { statusPage } : {}), ...(values.ref ? { ref: String(values.ref) } : {}),
     });
     try {
       await fleet.run(stop.signal, intervalMs);

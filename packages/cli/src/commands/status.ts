@@ -1,10 +1,10 @@
 import { connectAdmin, directoryStore } from '@herd/coordinator';
 import { formatHostPort, type NodeSession__Output } from '@herd/proto';
 import type { ProviderSpec } from '@herd/api';
-import { formatSpecError, type SpecError } from '@herd/api';
+import { formatSpecError } from '@herd/api';
 import { isRemoteUrl, readWorkingTree } from '@herd/source';
 import { LABEL } from '@herd/planner';
-import type { FleetStatus } from '@herd/reconciler';
+import { fleetView, sessionLink, type FleetView } from '@herd/reconciler';
 import { createLogger, nodeFileSystem, UsageError } from '@herd/sys';
 import { defineCommand, outputFormat, type CommandContext } from '../command.js';
 import { defaultStateDir, ProviderPool, readStatusFile, repositoryReader, runningCoordinator } from '../fleet.js';
@@ -16,11 +16,6 @@ function since(iso: string, now: number): string {
   return s < 120 ? `${s}s ago` : s < 7200 ? `${Math.round(s / 60)}m ago` : `${Math.round(s / 3600)}h ago`;
 }
 
-function state(n: NodeSession__Output): string {
-  if (n.unreachable) return n.connected ? 'silent' : 'unreachable';
-  return n.connected ? 'connected' : 'disconnected';
-}
-
 function columns(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
@@ -30,7 +25,7 @@ function table(nodes: NodeSession__Output[], now: number): string {
   return columns([
     ['CLUSTER', 'NODE', 'STATE', 'GENERATION', 'LAST SEEN', 'AGENT', 'COMMIT', 'ERROR'],
     ...nodes.map((n) => [
-      n.cluster, n.nodeName, state(n), `${n.observedGeneration}/${n.desiredGeneration}`, since(n.lastHeartbeat, now),
+      n.cluster, n.nodeName, sessionLink(n), `${n.observedGeneration}/${n.desiredGeneration}`, since(n.lastHeartbeat, now),
       n.agentVersion || '-', n.status?.commit?.slice(0, 12) || '-', n.status?.lastError?.split('\n')[0] || '',
     ]),
   ]) + replacements(nodes);
@@ -53,12 +48,12 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
   const recorded = await readStatusFile(stateDir);
   const running = await runningCoordinator(stateDir);
   const clusters = (recorded?.clusters ?? []).filter((c) => !cluster || c.name === cluster);
-  let live: Map<string, NodeSession__Output> | undefined;
-  let present: Set<string> | undefined;
+  let sessions: NodeSession__Output[] | undefined;
+  let listed: { clusters: Set<string>; machines: Set<string> } | undefined;
   if (running) {
     const admin = await connectAdmin({ address: running.address, store: directoryStore(stateDir, nodeFileSystem()) });
     try {
-      live = new Map((await admin.status(cluster ?? '')).nodes.map((n) => [`${n.cluster}/${n.nodeName}`, n]));
+      sessions = (await admin.status(cluster ?? '')).nodes;
     } finally {
       admin.close();
     }
@@ -66,12 +61,13 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     // No coordinator: what exists is what the providers list now.
     const logger = createLogger({ name: 'herd', level: process.env.HERD_LOG_LEVEL ?? 'warn' });
     const pool = new ProviderPool(stateDir, repositoryReader(repo, undefined, logger), logger, () => recorded.commit);
-    present = new Set();
+    listed = { clusters: new Set(), machines: new Set() };
     try {
       // Only a local cluster's provider is made from its kind alone; other clusters show what was recorded.
       for (const c of clusters.filter((c) => c.provider === 'local')) {
         const provider = await pool.get(c.name, { kind: 'local' } as ProviderSpec);
-        for (const m of await provider.list({ [LABEL.cluster]: c.name })) present.add(`${c.name}/${m.name}`);
+        for (const m of await provider.list({ [LABEL.cluster]: c.name })) listed.machines.add(`${c.name}/${m.name}`);
+        listed.clusters.add(c.name);
       }
     } finally {
       await pool.close();
@@ -82,13 +78,19 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
   const treeNow = !running && recorded && !recorded.commit && !recorded.rejected && !isRemoteUrl(repo)
     ? await readWorkingTree(repo).catch(() => undefined) : undefined;
   const refusedNow = treeNow?.errors.length ? treeNow.errors : undefined;
+  // The one model the table, the JSON and the status page read (@herd/reconciler's fleetView).
+  const view = fleetView({
+    status: recorded, ...(sessions ? { sessions } : {}), ...(listed ? { listed } : {}), ...(running ? { coordinator: running } : {}),
+    ...(refusedNow ? { refusedNow } : {}), ...(cluster ? { cluster } : {}),
+  });
   if (format === 'json') {
     stdout.write(JSON.stringify({
       coordinator: running ?? null,
       workingTreeErrors: refusedNow ?? null,
       status: recorded ? { ...recorded, clusters } : null,
-      sessions: live ? [...live.values()] : null,
-      machinesListedNow: present ? [...present] : null,
+      sessions: sessions ?? null,
+      machinesListedNow: listed ? [...listed.machines] : null,
+      view,
     }, null, 2) + '\n');
     return 0;
   }
@@ -96,52 +98,45 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     stdout.write(`no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`);
     return running ? 0 : 1;
   }
-  stdout.write(header(recorded, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`, refusedNow));
+  stdout.write(header(view, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
   const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'CONVERGED', 'NODE', 'ERROR']];
-  for (const c of clusters) {
-    const nodes = new Map((c.kubernetes?.nodes ?? []).map((n) => [n.name, n]));
-    for (const m of c.machines) {
-      const node = nodes.get(m.name);
-      const nodeState = node ? `${node.ready ? 'Ready' : 'NotReady'}${node.unschedulable ? ',cordoned' : ''} ${node.version}` : '-';
-      const session = live?.get(`${c.name}/${m.name}`);
-      const agent = session
-        ? { state: state(session), generation: `${session.observedGeneration}/${session.desiredGeneration}`, error: session.status?.lastError ?? '' }
-        : m.agent
-          ? { state: live ? 'disconnected' : m.agent.connected ? 'was connected' : 'was disconnected', generation: `${m.agent.observedGeneration}/${m.agent.desiredGeneration}`, error: m.agent.lastError }
-          : { state: 'not enrolled', generation: '-', error: '' };
-      const machineState = present && c.provider === 'local' && !present.has(`${c.name}/${m.name}`) ? 'gone' : m.state;
-      rows.push([c.name, m.pool, m.name, m.addresses[0] ?? '-', machineState, agent.state, agent.generation, m.converged ? 'yes' : 'no', nodeState, agent.error.split('\n')[0] ?? '']);
+  for (const c of view.clusters) {
+    for (const n of c.nodes) {
+      const k = n.kubernetes;
+      const nodeState = k ? `${k.ready ? 'Ready' : 'NotReady'}${k.unschedulable ? ',cordoned' : ''} ${k.version}` : '-';
+      const generation = n.observedGeneration === null ? '-' : `${n.observedGeneration}/${n.desiredGeneration}`;
+      rows.push([c.name, n.pool, n.name, n.address || '-', n.machine, n.agent, generation, n.converged ? 'yes' : 'no', nodeState, n.lastError.split('\n')[0] ?? '']);
     }
-    if (c.machines.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', '-', c.reason]);
+    if (c.nodes.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', '-', c.reason]);
   }
   stdout.write(columns(rows));
-  for (const c of clusters) {
+  for (const c of view.clusters) {
     const k = c.kubernetes;
     if (!k) continue;
-    stdout.write(`${c.name}: Kubernetes ${k.initialized ? `${k.apiVersion ?? 'API not answering'} at ${k.endpoint ?? '?'}` : 'not initialized'}\n`);
+    stdout.write(`${c.name}: Kubernetes ${k.initialized ? `${k.apiVersion || 'API not answering'} at ${k.endpoint || '?'}` : 'not initialized'}\n`);
     for (const line of [...k.running.map((r) => `running: ${r}`), ...k.holds.map((h) => `holding: ${h}`), ...(k.halted ? [`halted: ${k.halted}`] : []), ...(k.lastFailure ? [`last failure: ${k.lastFailure}`] : [])]) {
       stdout.write(`  ${line}\n`);
     }
   }
-  for (const c of clusters.filter((c) => !c.converged)) stdout.write(`${c.name}: ${c.reason}\n`);
+  for (const c of view.clusters.filter((c) => !c.converged)) stdout.write(`${c.name}: ${c.reason}\n`);
   return 0;
 }
 
-function header(status: FleetStatus, coordinator: string, refusedNow: SpecError[] | undefined): string {
+function header(view: FleetView, coordinator: string): string {
   const lines = [
-    `source:      ${status.source}`,
-    `in force:    ${status.commit ? `commit ${status.commit}` : 'working tree'}`,
+    `source:      ${view.source}`,
+    `in force:    ${view.commit ? `commit ${view.commit}` : 'working tree'}`,
     `coordinator: ${coordinator}`,
   ];
-  if (status.rejected) {
-    lines.push(`refused:     ${status.rejected.commit ? `commit ${status.rejected.commit}` : 'the working tree'} does not validate; the state above stays in force:`);
-    for (const e of status.rejected.errors) lines.push(`  ${formatSpecError(e)}`);
+  if (view.refused) {
+    lines.push(`refused:     ${view.refused.commit ? `commit ${view.refused.commit}` : 'the working tree'} does not validate; the state above stays in force:`);
+    for (const e of view.refused.errors) lines.push(`  ${formatSpecError(e)}`);
   }
-  if (refusedNow) {
+  if (view.refusedNow) {
     lines.push('now:         the working tree does not validate; a coordinator keeps the state above in force:');
-    for (const e of refusedNow) lines.push(`  ${formatSpecError(e)}`);
+    for (const e of view.refusedNow) lines.push(`  ${formatSpecError(e)}`);
   }
-  for (const o of status.orphans) lines.push(`orphan:      machine ${o.machine} of cluster ${o.cluster}, which Git no longer declares (herd down --cluster ${o.cluster})`);
+  for (const o of view.orphans) lines.push(`orphan:      machine ${o.machine} of cluster ${o.cluster}, which Git no longer declares (herd down --cluster ${o.cluster})`);
   return lines.join('\n') + '\n\n';
 }
 
