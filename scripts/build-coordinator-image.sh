@@ -104,6 +104,9 @@ layer=$work/layer
 mkdir -p "$layer/usr/local/bin" "$layer/usr/local/lib/herd"
 npx --prefix "$ROOT" tsc -b "$ROOT/packages/cli" >&2
 node "$HERE/bundle.mjs" "$ROOT/packages/cli/dist/main.js" "$layer/usr/local/lib/herd/herd.mjs"
+# The status page reads its files from ../assets/ beside its module (packages/status-page's
+# layout); bundled, that module is herd.mjs.
+cp -r "$ROOT/packages/status-page/assets" "$layer/usr/local/lib/assets"
 node "$HERE/build-agent.mjs" "$layer/usr/local/lib/herd/agent-artifact" >&2
 ln -f "$layer/usr/local/lib/herd/agent-artifact/node" "$layer/usr/local/bin/node"
 printf '#!/bin/sh\nexec /usr/local/bin/node /usr/local/lib/herd/herd.mjs "$@"\n' > "$layer/usr/local/bin/herd"

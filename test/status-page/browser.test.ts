@@ -3,7 +3,8 @@
 // over two real agents installed in test-world machines and connected to a real coordinator
 // on the bridge. The page must show what the view says, follow the agents live without a
 // reload (an assignment converged, an agent stopped, a commit refused), show hostile
-// repository text as text, and refuse a wrong token. Leaves docs/status-page.png.
+// repository text as text, and refuse a wrong token. Takes a screenshot: into docs/status-page.png
+// with HERD_UPDATE_SCREENSHOT=1 (the README's), else beside the browser's profile.
 // The recorded round (pools, Kubernetes actions and holds) is a fixture: a real one would
 // start Kubernetes; the sessions, generations, commits and errors are the agents' own.
 import { test } from 'node:test';
@@ -150,7 +151,10 @@ test('the status page shows the fleet in a real browser and follows it live', as
   shown = await text();
   assert.match(shown, /Refused: commit b7e1d2c3a4f5061728394a5b6c7d8e9f0a1b2c3d does not validate/);
   assert.match(shown, /clusters\/shop\.yaml:12:17 spec\.pools\[1\]\.replicas must be an integer ≥ 0, got "three"/);
-  await page.screenshot({ path: join(ROOT, 'docs/status-page.png'), fullPage: true });
+  // The README's screenshot changes only when asked: a test run leaves the tree as it was.
+  const shot = process.env.HERD_UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs/status-page.png') : join(profile, 'status-page.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  assert.ok(existsSync(shot), 'the screenshot was written');
 
   // The first machine's agent stops: the page says so.
   await machines[0].exec.run('systemctl', ['stop', 'herd-agent.service']);
