@@ -78,16 +78,18 @@ test('the status page shows the fleet in a real browser and follows it live', as
   t.after(() => { for (const event of ['hello', 'status', 'ack', 'disconnect'] as const) coordinator.nodes.off(event, changed); });
 
   const profile = await mkdtemp(join(tmpdir(), 'herd-chromium-'));
-  t.after(() => rm(profile, { recursive: true, force: true }));
-  const browser: Browser = await puppeteer.launch({
+  let launched: Browser | undefined;
+  // Stopped by its PID, whatever happened: the browser and every process it started; its
+  // profile removed only then (removed first, the closing browser wrote it again).
+  t.after(async () => {
+    const pid = launched?.process()?.pid;
+    await launched?.close().catch(() => {});
+    if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    await rm(profile, { recursive: true, force: true });
+  });
+  const browser: Browser = launched = await puppeteer.launch({
     executablePath: CHROMIUM, headless: true, userDataDir: profile,
     args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--no-first-run', '--disable-extensions'],
-  });
-  const pid = browser.process()?.pid;
-  // Stopped by its PID, whatever happened: the browser and every process it started.
-  t.after(async () => {
-    await browser.close().catch(() => {});
-    if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
   });
   const page = await browser.newPage();
   await page.setViewport({ width: 1500, height: 820 });
