@@ -14,7 +14,7 @@ import { createProvider, providerCapacity, type Provider } from '@herd/provider'
 import '@herd/provider-local';
 import '@herd/provider-static';
 import { fleetView, Reconciler, type FleetStatus } from '@herd/reconciler';
-import { newToken, serveStatusPage, TOKEN_FILE, writeTokenFile, type StatusPage } from '@herd/status-page';
+import { newToken, serveStatusPage, writeTokenFile, type StatusPage } from '@herd/status-page';
 import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, MetricsRegistry, nodeFileSystem, processAlive, serveMetrics, UserError, type Logger, type MetricsServer } from '@herd/sys';
 import type { HostPort } from '@herd/proto';
@@ -369,17 +369,18 @@ async function startStatusPage(at: HostPort, stateDir: string, coordinator: Coor
   if (!page) return undefined;
   const tokenFile = await writeTokenFile(nodeFileSystem(), stateDir, token);
   const changed = () => page.changed();
+  const agentEvents = ['hello', 'status', 'ack', 'disconnect'] as const;
   reconciler.on('round', changed);
-  for (const event of ['hello', 'status', 'ack', 'disconnect'] as const) coordinator.nodes.on(event, changed);
+  for (const event of agentEvents) coordinator.nodes.on(event, changed);
   logger.info({ url: page.url, tokenFile }, 'serving the status page');
   return {
     ...page,
     tokenFile,
     async close() {
       reconciler.off('round', changed);
-      for (const event of ['hello', 'status', 'ack', 'disconnect'] as const) coordinator.nodes.off(event, changed);
+      for (const event of agentEvents) coordinator.nodes.off(event, changed);
       await page.close();
-      await fs.rm(join(stateDir, TOKEN_FILE), { force: true });
+      await fs.rm(tokenFile, { force: true });
     },
   };
 }

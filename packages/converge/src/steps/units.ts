@@ -98,10 +98,9 @@ export const unitsStep: Step<UnitItem> = {
       // host). A unit systemd had not found needs none: systemd reads its new file on the unit's
       // next use (its unit cache sees the directory change). One it had loaded needs one reload
       // when its file changes, and `enable` and `disable` make it themselves.
-      const reload = file !== undefined && !have.notFound;
       if (file) {
         await ctx.writeFile(file.item, unit.content, { mode: 0o644 });
-        if (reload && !toggle) await ctx.execute('systemctl', ['daemon-reload']);
+        if (!have.notFound && !toggle) await ctx.execute('systemctl', ['daemon-reload']);
       }
       if (toggle) await ctx.execute('systemctl', [unit.enabled ? 'enable' : 'disable', ...(have.notFound ? ['--no-reload'] : []), unit.name]);
       if (unit.running && !have.active) return startOrRestart('start', unit.name, ctx);
