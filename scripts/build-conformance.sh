@@ -21,20 +21,18 @@
 # Same cache, Go caches, wrapper module, stamps and lock; Go builds under `nice -n 15`.
 # See docs/conformance.md.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=build-conformance
+# build-kubernetes.sh's cache flag, lock, progress lines (say), step stamps, resolve, modfile and use_gomod.
+# shellcheck source=kubernetes/steps.sh
+source "$HERE/kubernetes/steps.sh"
 
 usage() { echo "usage: $0 VERSION [--cache DIR]   (VERSION like v1.35.4)" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 VERSION=$1; shift
 [[ $VERSION == v* ]] || VERSION="v$VERSION"
 [[ $VERSION =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || usage
-CACHE=${HERD_CACHE_DIR:-/var/cache/herd}
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --cache) [[ $# -ge 2 ]] || usage; CACHE=$2; shift 2 ;;
-    *) usage ;;
-  esac
-done
-HERE=$(cd "$(dirname "$0")" && pwd)
+cache_flag "$@"
 
 # The binaries, the wrapper module and the cluster's images (seconds when cached); it takes
 # and releases the cache's lock itself.
@@ -47,10 +45,6 @@ export GOMODCACHE=$K/go/mod GOCACHE=$K/go/build GOFLAGS=-mod=mod CGO_ENABLED=0 G
 export GOTOOLCHAIN=auto
 export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 mkdir -p "$OUT"
-SCRIPT=build-conformance
-# build-kubernetes.sh's lock, progress lines (say), step stamps, resolve, modfile and use_gomod.
-# shellcheck source=kubernetes/steps.sh
-source "$HERE/kubernetes/steps.sh"
 lock_cache
 
 # --- 1. e2e.test, ginkgo and agnhost ------------------------------------------------------

@@ -16,26 +16,20 @@
 # of scripts/kubernetes/steps.sh): a second run with the same inputs only bundles again to
 # compare (seconds).
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=build-coordinator-image
+# shellcheck source=kubernetes/steps.sh
+source "$HERE/kubernetes/steps.sh"
 
 usage() { echo "usage: $0 [--cache DIR]" >&2; exit 2; }
-CACHE=${HERD_CACHE_DIR:-/var/cache/herd}
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --cache) [[ $# -ge 2 ]] || usage; CACHE=$2; shift 2 ;;
-    *) usage ;;
-  esac
-done
-HERE=$(cd "$(dirname "$0")" && pwd)
+cache_flag "$@"
 ROOT=$(cd "$HERE/.." && pwd)
 for tool in node npx dpkg-deb apt-get tar sha256sum flock git chroot; do
   command -v "$tool" >/dev/null || { echo "build-coordinator-image: $tool is missing (scripts/setup.sh installs what herd needs)" >&2; exit 1; }
 done
 [[ $(id -u) -eq 0 ]] || { echo "build-coordinator-image: needs root (the base's files are owned by root and by uid 10001, and its tools are checked in a chroot)" >&2; exit 1; }
-SCRIPT=build-coordinator-image
 VERSION=$(node -p "require('$ROOT/packages/cli/package.json').version")
 K=$(mkdir -p "$CACHE/coordinator-image" && cd "$CACHE/coordinator-image" && pwd)
-# shellcheck source=kubernetes/steps.sh
-source "$HERE/kubernetes/steps.sh"
 lock_cache
 
 # --- 1. the Debian base ------------------------------------------------------------------

@@ -21,6 +21,11 @@
 # stamps match and whose outputs are intact does nothing (seconds). Go builds run under
 # `nice -n 15`. See docs/test-world.md ("Kubernetes in the test world").
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCRIPT=build-kubernetes
+# The cache flag, the cache's lock, progress lines (say), step stamps, resolve, modfile and use_gomod.
+# shellcheck source=kubernetes/steps.sh
+source "$HERE/kubernetes/steps.sh"
 
 usage() { echo "usage: $0 VERSION [--cache DIR]   (VERSION like v1.34.4)" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
@@ -28,15 +33,7 @@ VERSION=$1; shift
 [[ $VERSION == v* ]] || VERSION="v$VERSION"
 [[ $VERSION =~ ^v([0-9]+)\.([0-9]+)\.([0-9]+)$ ]] || usage
 MAJOR=${BASH_REMATCH[1]} MINOR=${BASH_REMATCH[2]} PATCH=${BASH_REMATCH[3]}
-CACHE=${HERD_CACHE_DIR:-/var/cache/herd}
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --cache) [[ $# -ge 2 ]] || usage; CACHE=$2; shift 2 ;;
-    *) usage ;;
-  esac
-done
-
-HERE=$(cd "$(dirname "$0")" && pwd)
+cache_flag "$@"
 for tool in go node dpkg-deb apt-get tar sha256sum flock; do
   command -v "$tool" >/dev/null || { echo "build-kubernetes: $tool is missing (Go: any release since 1.21; GOTOOLCHAIN fetches the one Kubernetes asks for)" >&2; exit 1; }
 done
@@ -64,10 +61,6 @@ export GOMODCACHE=$K/go/mod GOCACHE=$K/go/build GOFLAGS=-mod=mod CGO_ENABLED=0 G
 export GOTOOLCHAIN=auto
 export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 mkdir -p "$GOMODCACHE" "$GOCACHE" "$OUT"
-SCRIPT=build-kubernetes
-# The cache's lock, progress lines (say), step stamps, resolve, modfile and use_gomod.
-# shellcheck source=kubernetes/steps.sh
-source "$HERE/kubernetes/steps.sh"
 lock_cache
 
 # --- 1. the wrapper module and the Kubernetes binaries -------------------------------

@@ -5,6 +5,18 @@
 # `go mod download -json` and wrapper modules. The caller sets SCRIPT (its name in progress lines), VERSION and
 # K (its directory in the cache) before it calls them.
 
+# cache_flag ARG...: CACHE from `--cache DIR`, the one flag the build scripts share, else
+# HERD_CACHE_DIR or /var/cache/herd; anything else is the caller's usage().
+cache_flag() {
+  CACHE=${HERD_CACHE_DIR:-/var/cache/herd}
+  while [[ $# -gt 0 ]]; do
+    case $1 in
+      --cache) [[ $# -ge 2 ]] || usage; CACHE=$2; shift 2 ;;
+      *) usage ;;
+    esac
+  done
+}
+
 # One build at a time per cache: tests of several engineers (or CI jobs) may ask at once, and
 # the steps share the module cache, the etcd and Debian directories. Held until the script ends.
 lock_cache() {
