@@ -2,6 +2,7 @@ export * from './labels.js';
 export * from './machines.js';
 export * from './node-spec.js';
 export * from './lifecycle/types.js';
-export { planCluster } from './lifecycle/plan.js';
+export { isDisruptive, planCluster } from './lifecycle/plan.js';
 export { budgetOf, disruptedIn, remediationPaused, unhealthyReason, type PoolState } from './lifecycle/world.js';
 export { majority, normaliseVersion, policyOf, type LifecyclePolicy, type PoolLimits } from './lifecycle/policy.js';
+export { forecastCluster, startNow, type Forecast, type ForecastAction, type ForecastOptions, type ForecastStep } from './lifecycle/forecast.js';

@@ -121,7 +121,8 @@ function createActions(world: World): ClusterAction[] {
 type Join = Extract<ClusterAction, { type: 'join' }>;
 type Forget = Extract<ClusterAction, { type: 'forget' }>;
 
-const isDisruptive = (a: ClusterAction): a is DisruptiveAction => a.type === 'upgrade' || a.type === 'reboot' || a.type === 'remove';
+/** Takes a node out of service for a while: counts against the disruption budget. */
+export const isDisruptive = (a: ClusterAction): a is DisruptiveAction => a.type === 'upgrade' || a.type === 'reboot' || a.type === 'remove';
 
 /** Rule 5: members without a node whose agent converged at the version the API server runs. */
 function joinsWanted(world: World): { workers: Join[]; controlPlanes: Join[]; holds: Hold[] } {

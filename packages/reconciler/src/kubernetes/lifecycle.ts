@@ -16,7 +16,7 @@ import {
   initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, newVrrpPassword, upgradeConfiguration,
   DEFAULT_PLATFORM, type ClusterConfig, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
-import { planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction } from '@herd/planner';
+import { isDisruptive, planCluster, startNow, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction } from '@herd/planner';
 import type { NodeSession } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import { parseDuration, type Clock, type Logger } from '@herd/sys';
@@ -155,19 +155,17 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   }
 
   /**
-   * Starts the plan's actions in the background unless earlier ones still run: every
-   * non-disruptive one, and the first disruptive one (one node disrupted at a time, which
-   * every budget allows). Creates are the caller's (it runs them within the round).
+   * Starts the plan's actions in the background unless earlier ones still run, those
+   * startNow picks (`herd plan` forecasts with the same choice). Creates are the caller's
+   * (it runs them within the round).
    */
   start(cluster: Cluster, machines: Machine[], plan: ClusterPlan): void {
     // A plan made while earlier actions ran is stale once they finished: the next round plans again.
     if (this.running || this.view.leaseHeldElsewhere || !this.lastObservation || this.plannedAt !== this.finished) return;
     const observation = this.lastObservation;
-    const actions = plan.actions.filter((a) => a.type !== 'create');
-    const disruptive = actions.filter(isDisruptive);
     // A failed remove or reboot is tried again after a pause, not in a tight loop.
     const retryable = this.options.clock.now() - this.failedAt > MINUTE;
-    const chosen = [...actions.filter((a) => !isDisruptive(a)), ...(retryable ? disruptive.slice(0, 1) : [])];
+    const chosen = startNow(plan.actions.filter((a) => a.type !== 'create'), retryable);
     if (!chosen.length) return;
     this.runningActions = chosen;
     this.running = Promise.all(chosen.map((action) => this.execute(cluster, machines, observation, action)))
@@ -518,10 +516,6 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
 
 function same(version: string): NodeVersions {
   return { kubeadm: version, kubelet: version };
-}
-
-function isDisruptive(action: ClusterAction): action is DisruptiveAction {
-  return action.type === 'upgrade' || action.type === 'reboot' || action.type === 'remove';
 }
 
 function addressOf(machines: Machine[], name: string): string {
