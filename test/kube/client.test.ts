@@ -144,6 +144,23 @@ test('KubeClient against a real kube-apiserver', async (t) => {
     assert.equal(pod.metadata.deletionTimestamp, undefined, 'nothing was evicted');
   });
 
+  await t.test('previewDrain names the pods a drain evicts and the budget that refuses, for good or for now, evicting nothing', async () => {
+    await createNode(kube, 'p-1', { ready: true });
+    await createPod(kube, 'pv-0', 'p-1', { app: 'pv' });
+    await createPod(kube, 'free-0', 'p-1', { app: 'free' });
+    assert.deepEqual(await kube.previewDrain('p-1'), { pods: [`${NS}/pv-0`, `${NS}/free-0`].sort() });
+    await createBudget(kube, 'pv', { app: 'pv' }, { maxUnavailable: 1 }, { disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 2 });
+    const forNow = await kube.previewDrain('p-1');
+    assert.equal(forNow.blockedBy?.budget, `${NS}/pv`);
+    assert.equal(forNow.blockedBy?.never, false);
+    assert.match(forNow.blockedBy!.message, /allows no disruption now \(protects herd-test\/pv-0\)/);
+    await setBudgetStatus(kube, 'pv', { disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1 });
+    const never = await kube.previewDrain('p-1');
+    assert.equal(never.blockedBy?.never, true);
+    assert.match(never.blockedBy!.message, /can never allow a disruption/);
+    assert.deepEqual((await podNames(kube, 'p-1')).sort(), ['free-0', 'pv-0'], 'nothing was evicted');
+  });
+
   await t.test('a budget that refuses for now (429) is retried until it allows the eviction', async (t) => {
     await createNode(kube, 'd-5', { ready: true });
     await createPod(kube, 'api-0', 'd-5', { app: 'api' });

@@ -1,5 +1,5 @@
 import { silentLogger, systemClock, type Clock, type Logger } from '@herd/sys';
-import { drain, type DrainOptions } from './drain.js';
+import { drain, previewDrain, type DrainOptions, type DrainPreview } from './drain.js';
 import type { Kubeconfig } from './kubeconfig.js';
 import { Leases } from './lease.js';
 import { cordon, deleteNode, getNodeObject, listNodes, toKubeNode, uncordon, type KubeNode } from './nodes.js';
@@ -71,6 +71,11 @@ export class KubeClient implements KubeRequester {
 
   drain(name: string, o: DrainOptions): Promise<void> {
     return drain(this.transport, name, o, this.clock, this.logger.child({ node: name }));
+  }
+
+  /** What draining the node would evict now and which budget would refuse it; evicts nothing. */
+  previewDrain(name: string): Promise<DrainPreview> {
+    return previewDrain(this.transport, name);
   }
 
   createBootstrapToken(o: BootstrapTokenOptions): Promise<string> {

@@ -66,6 +66,35 @@ export async function drain(api: KubeRequester, node: string, o: DrainOptions, c
   }
 }
 
+/** What a drain of a node would do now, found without evicting anything (`herd plan`). */
+export interface DrainPreview {
+  /** namespace/name of each pod the drain evicts. */
+  pods: string[];
+  /** The budget that refuses an eviction now: for good (`never`), or until it allows a disruption again. */
+  blockedBy?: { budget: string; never: boolean; message: string };
+}
+
+export async function previewDrain(api: KubeRequester, node: string): Promise<DrainPreview> {
+  const pods = await podsToEvict(api, node);
+  const preview: DrainPreview = { pods: pods.map(key) };
+  try {
+    await checkBudgets(api, node, pods);
+  } catch (e) {
+    if (!(e instanceof DrainBlockedError)) throw e;
+    return { ...preview, blockedBy: { budget: e.budget, never: true, message: e.message } };
+  }
+  // A budget that allows no disruption now makes the drain wait for it (an eviction answers 429).
+  const budgets = (await api.request<List<PodDisruptionBudgetObject>>('GET', '/apis/policy/v1/poddisruptionbudgets')).items;
+  for (const pod of pods.filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)) {
+    const budget = budgets.find((b) => b.metadata.namespace === pod.metadata.namespace && b.spec?.selector !== undefined
+      && selectorMatches(b.spec.selector, pod.metadata.labels ?? {}));
+    if (budget && (budget.status?.disruptionsAllowed ?? 0) === 0) {
+      return { ...preview, blockedBy: { budget: budgetKey(budget), never: false, message: `PodDisruptionBudget ${budgetKey(budget)} allows no disruption now (protects ${key(pod)}): the drain waits until it does` } };
+    }
+  }
+  return preview;
+}
+
 /** The pods a drain removes: all on the node except DaemonSet-owned and mirror pods. */
 export async function podsToEvict(api: KubeRequester, node: string): Promise<PodObject[]> {
   return (await listPodsOn(api, node)).filter((p) => !isDaemonSetPod(p) && !isMirrorPod(p));

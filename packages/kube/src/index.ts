@@ -4,7 +4,7 @@ export * from './client.js';
 export type { KubeRequester, RequestOptions, RawResponse } from './transport.js';
 export { DEFAULT_REQUEST_TIMEOUT_MS } from './transport.js';
 export { CORDONED_ANNOTATION, toKubeNode, type KubeNode } from './nodes.js';
-export { MIRROR_POD_ANNOTATION, type DrainOptions } from './drain.js';
+export { MIRROR_POD_ANNOTATION, type DrainOptions, type DrainPreview } from './drain.js';
 export { generateBootstrapToken, bootstrapTokenSecret, BOOTSTRAP_TOKEN_PATTERN, DEFAULT_NODE_TOKEN_GROUP, type BootstrapTokenOptions } from './token.js';
 export { DEFAULT_LEASE_NAMESPACE, type Lease, Leases } from './lease.js';
 export { selectorMatches } from './selector.js';
