@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { editorJsonSchema } from '@herd/api';
+import { editorJsonSchema, planJsonSchema } from '@herd/api';
 import { tempDir } from './support.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -21,6 +21,7 @@ test('TypeScript types generated from proto/ are current (node scripts/gen-proto
   assert.deepEqual(tree(out), tree(join(ROOT, 'packages/proto/src/gen')));
 });
 
-test('packages/api/herd.schema.json is current (node scripts/gen-schema.mjs)', () => {
+test('packages/api/herd.schema.json and plan.schema.json are current (node scripts/gen-schema.mjs)', () => {
   assert.equal(readFileSync(join(ROOT, 'packages/api/herd.schema.json'), 'utf8'), JSON.stringify(editorJsonSchema(), null, 2) + '\n');
+  assert.equal(readFileSync(join(ROOT, 'packages/api/plan.schema.json'), 'utf8'), JSON.stringify(planJsonSchema(), null, 2) + '\n');
 });

@@ -11,3 +11,4 @@ export { LIMITS } from './limits.js';
 export { escapeText, quote } from './text.js';
 export { SUPPORTED_KUBERNETES, isSupportedKubernetes, supportedKubernetesText } from './versions.js';
 export type { ProviderCapacity } from './rules.js';
+export { PLAN_FORMAT, PlanDocument, planJsonSchema, type PlanAction, type PlanCluster, type PlanStep } from './plan.js';

@@ -174,6 +174,8 @@ export interface CoordinatorRecord {
   address: string;
   port: number;
   repo: string;
+  /** Its name in each cluster's lease (absent in a record written before it was kept). */
+  holder?: string;
 }
 
 export const STATE_FILES = {
@@ -274,7 +276,10 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
     logger: logger.child({ component: 'coordinator' }),
     ...(options.heartbeatTimeoutMs ? { heartbeatTimeoutMs: options.heartbeatTimeoutMs } : {}),
   });
-  const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo };
+  // The CA identifies this coordinator across restarts: it resumes what it started at once,
+  // while another coordinator waits for the lease to expire.
+  const holder = `herd-${coordinator.caHash.replace(/^sha256:/, '').slice(0, 16)}`;
+  const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo, holder };
   // Whole or not at all: `herd coordinator` exits at once on a signal while it starts.
   await writeFileAtomic(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
   setNotReady(undefined);
@@ -291,9 +296,8 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
     },
     coordinator,
     secrets: new SecretStore(stateDir, nodeFileSystem()),
-    // The CA identifies this coordinator across restarts: it resumes what it started at once,
-    // while another coordinator waits for the lease to expire.
-    holder: `herd-${coordinator.caHash.replace(/^sha256:/, '').slice(0, 16)}`,
+    holder,
+    measured: (await readStatusFile(stateDir))?.measured ?? {},
     provider: (cluster) => providers.get(cluster.metadata.name, cluster.spec.provider),
     agentArtifact: () => (artifact ??= ensureAgentArtifact(logger)),
     ...(options.cluster ? { cluster: options.cluster } : {}),

@@ -43,7 +43,12 @@ export interface ReconcilerOptions {
   clock?: Clock;
   /** Where actions and the fleet's state are counted (docs/metrics.md). */
   metrics?: MetricsRegistry;
+  /** Durations an earlier coordinator measured (its last status), so estimates survive a restart. */
+  measured?: FleetStatus['measured'];
 }
+
+/** Durations kept per kind of action: enough for a median, bounded for a status file. */
+const MEASURED_KEPT = 20;
 
 /** Progress, for a terminal or a log: what the loop did, as it does it. */
 export interface ReconcilerEvents {
@@ -82,14 +87,24 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   /** What the latest round knew of each cluster, for specs handed out between rounds (by the lifecycle). */
   private readonly latest = new Map<string, { cluster: Cluster; machines: Machine[]; commit: string; aptSources: AptSource[] }>();
   private readonly metrics?: ReconcilerMetrics;
+  /** Milliseconds each kind of action took when it succeeded, newest last: `herd plan`'s estimates. */
+  private readonly measured: Record<string, number[]>;
 
   constructor(private readonly options: ReconcilerOptions) {
     super();
     this.clock = options.clock ?? systemClock;
-    if (options.metrics) {
-      const metrics = this.metrics = new ReconcilerMetrics(options.metrics, () => this.last);
-      this.on('action', (cluster, phase, _description, durationMs, kind) => { if (phase !== 'started') metrics.action(cluster, kind, phase, durationMs); });
-    }
+    this.measured = structuredClone(options.measured ?? {});
+    if (options.metrics) this.metrics = new ReconcilerMetrics(options.metrics, () => this.last);
+    this.on('action', (cluster, phase, _description, durationMs, kind) => { if (phase !== 'started') this.ended(cluster, kind, phase, durationMs); });
+  }
+
+  /** An action ended: counted, and its duration kept when it succeeded. */
+  private ended(cluster: string, kind: string, result: 'done' | 'failed', ms: number): void {
+    this.metrics?.action(cluster, kind, result, ms);
+    if (result === 'failed') return;
+    const kept = (this.measured[kind] ??= []);
+    kept.push(Math.round(ms));
+    kept.splice(0, Math.max(0, kept.length - MEASURED_KEPT));
   }
 
   get status(): FleetStatus | undefined {
@@ -138,6 +153,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       ...(this.rejected ? { rejected: this.rejected } : {}),
       clusters: statuses,
       orphans,
+      measured: structuredClone(this.measured),
       converged: !this.rejected && this.inForce !== undefined && statuses.every((c) => c.converged),
     };
     this.last = status;
@@ -208,10 +224,10 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       this.emit('machine-created', cluster.metadata.name, machine.name);
       await this.installAgent(provider, cluster.metadata.name, machine.name, log);
     } catch (e) {
-      this.metrics?.action(cluster.metadata.name, 'create', 'failed', this.clock.now() - started);
+      this.ended(cluster.metadata.name, 'create', 'failed', this.clock.now() - started);
       throw e;
     }
-    this.metrics?.action(cluster.metadata.name, 'create', 'done', this.clock.now() - started);
+    this.ended(cluster.metadata.name, 'create', 'done', this.clock.now() - started);
   }
 
   private async installAgent(provider: Provider, cluster: string, machine: string, log: Logger): Promise<void> {

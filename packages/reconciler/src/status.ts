@@ -64,4 +64,6 @@ export interface FleetStatus {
   /** Machines labelled for a cluster Git no longer declares: left alone until `herd down`. */
   orphans: { cluster: string; machine: string }[];
   converged: boolean;
+  /** Milliseconds the last lifecycle actions that succeeded took, by kind, newest last (absent in a status recorded before they were kept). */
+  measured?: Record<string, number[]>;
 }

@@ -6,6 +6,7 @@ import { coordinatorCommand } from './coordinator.js';
 import { tokenCommand } from './token.js';
 import { statusCommand } from './status.js';
 import { upCommand } from './up.js';
+import { planCommand } from './plan.js';
 import { downCommand } from './down.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 
@@ -14,6 +15,7 @@ export const commands: Command[] = [
   initCommand,
   validateCommand,
   schemaCommand,
+  planCommand,
   upCommand,
   downCommand,
   coordinatorCommand,

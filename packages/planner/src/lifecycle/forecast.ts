@@ -27,6 +27,8 @@ export type ForecastAction = Exclude<ClusterAction, { type: 'create' }> | (Extra
 export interface ForecastStep {
   actions: ForecastAction[];
   holds: Hold[];
+  /** The world as the planner saw it when it chose these. */
+  world: ClusterObservation;
 }
 
 export interface Forecast {
@@ -53,7 +55,7 @@ export function forecastCluster(cluster: Cluster, observed: ClusterObservation, 
     const actions = startNow(plan.actions);
     if (!actions.length) return { steps, remaining: plan.holds, truncated: false };
     const named = actions.map((a): ForecastAction => (a.type === 'create' ? { ...a, machine: nameFor(a.pool) } : a));
-    steps.push({ actions: named, holds: plan.holds });
+    steps.push({ actions: named, holds: plan.holds, world });
     const desired = policyOf(cluster).desiredVersion;
     world = named.reduce((w, a) => afterDone(w, a, desired), { ...world, now: world.now + 1000 });
   }

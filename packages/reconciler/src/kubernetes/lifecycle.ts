@@ -11,12 +11,12 @@ import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Cluster } from '@herd/api';
 import type { ClusterSecrets, SecretStore } from '@herd/coordinator';
-import { caCertHash, DrainBlockedError, KubeClient, parseKubeconfig, type Kubeconfig } from '@herd/kube';
+import { caCertHash, DrainBlockedError, KubeClient, parseKubeconfig, type Kubeconfig, type KubeNode } from '@herd/kube';
 import {
   initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, newVrrpPassword, upgradeConfiguration,
   DEFAULT_PLATFORM, type ClusterConfig, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
-import { isDisruptive, planCluster, startNow, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction } from '@herd/planner';
+import { isDisruptive, planCluster, startNow, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type MemberObservation } from '@herd/planner';
 import type { NodeSession } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import { parseDuration, type Clock, type Logger } from '@herd/sys';
@@ -61,6 +61,8 @@ export interface KubernetesStatus {
   endpoint?: string;
   apiVersion?: string;
   nodes: { name: string; ready: boolean; version: string; unschedulable: boolean }[];
+  /** etcd's members as a control plane's agent last listed them. */
+  etcdMembers?: string[];
   /** Actions running now, each "type machine: reason". */
   running: string[];
   /** What the planner will not do now, and why. */
@@ -180,12 +182,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
 
   /** The versions a machine's assignment installs now. */
   versions(machine: string): NodeVersions {
-    const pinned = this.pins.get(machine);
-    if (pinned) return pinned;
-    const node = this.view.nodes.find((n) => n.name === machine && n.kubeletVersion);
-    if (node) return same(kubeVersion(node.kubeletVersion));
-    // A new node joins at the version the control plane runs, never newer (the skew policy).
-    return same(this.apiVersion ?? this.desired);
+    return this.pins.get(machine) ?? same(assignedVersion(machine, this.view.nodes, this.apiVersion, this.desired));
   }
 
   /** What a node's spec needs beyond the OS: the endpoint, the platform (the pod network is the cluster's, from Git). */
@@ -209,6 +206,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       ...(this.endpoint ? { endpoint: this.endpoint.address } : {}),
       ...(this.view.api ? { apiVersion: this.view.api.version } : {}),
       nodes: this.view.nodes.map((n) => ({ name: n.name, ready: n.ready, version: n.kubeletVersion, unschedulable: n.unschedulable })),
+      ...(this.etcd ? { etcdMembers: this.etcd.members } : {}),
       running: this.runningActions.map(describe),
       holds: (this.lastPlan?.holds ?? []).map((h) => (h.subject ? `${h.subject}: ${h.reason}` : h.reason)),
       ...(halted ? { halted: `${halted.action.type} of ${halted.action.machine} failed at ${halted.step}: ${halted.message}` } : {}),
@@ -357,8 +355,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private async disrupt(cluster: Cluster, action: DisruptiveAction, observation: ClusterObservation): Promise<void> {
     const kube = this.kube;
     const member = observation.members.find((m) => m.machine === action.machine);
-    const drainable = Boolean(kube && member?.node && (member.node.ready || action.type !== 'remove'));
-    if (kube && drainable) {
+    if (kube && drainable(action, member, true)) {
       await this.step('cordon', () => kube.cordon(action.machine));
       const timeoutMs = parseDuration(cluster.spec.upgrade.drainTimeout) ?? 10 * MINUTE;
       await this.step('drain', () => kube.drain(action.machine, { timeoutMs }));
@@ -512,6 +509,41 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     if (!this.kube) throw new StepFailed('credentials', 'the coordinator holds no admin credentials for this cluster');
     return this.kube;
   }
+}
+
+/**
+ * The Kubernetes version a machine's assignment installs when no upgrade is under way on it:
+ * its node's; for a new node the version the control plane runs, never newer (the skew policy).
+ */
+export function assignedVersion(machine: string, nodes: readonly KubeNode[], apiVersion: string | undefined, desired: string): string {
+  const node = nodes.find((n) => n.name === machine && n.kubeletVersion);
+  return node ? kubeVersion(node.kubeletVersion) : apiVersion ?? desired;
+}
+
+/**
+ * The steps of an action in the order the executor runs them (disrupt, upgrade, reboot,
+ * remove, forget above): what `herd plan` lists. `drained`: the node is cordoned and drained
+ * first; `reachable`: a removed machine's agent answers (kubeadm reset).
+ */
+export function stepsOf(action: ClusterAction, drained: boolean, reachable: boolean): string[] {
+  const drain = drained ? ['cordon', 'drain'] : [];
+  const controlPlane = 'role' in action && action.role === 'control-plane';
+  switch (action.type) {
+    case 'create': return ['create machine', 'install agent'];
+    case 'init': return ['kubeadm init'];
+    case 'join': return [...(controlPlane ? ['upload-certs'] : []), 'kubeadm join'];
+    case 'uncordon': return ['uncordon'];
+    case 'forget': return [...(controlPlane ? ['etcd member'] : []), 'delete node'];
+    case 'upgrade':
+      return [...drain, 'kubeadm package', `kubeadm upgrade ${action.mode}`, 'kubelet package', 'kubelet restart', 'ready', 'api healthy', 'uncordon'];
+    case 'reboot': return [...drain, 'reboot', 'back', 'uncordon'];
+    case 'remove': return [...drain, ...(reachable ? ['kubeadm reset'] : []), ...(controlPlane ? ['etcd member'] : []), 'delete node', 'delete machine'];
+  }
+}
+
+/** A node the executor drains before it disrupts it: one that exists, and is Ready unless it is being removed. */
+export function drainable(action: DisruptiveAction, member: MemberObservation | undefined, hasApi: boolean): boolean {
+  return Boolean(hasApi && member?.node && (member.node.ready || action.type !== 'remove'));
 }
 
 function same(version: string): NodeVersions {
