@@ -83,7 +83,8 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     status: recorded, ...(sessions ? { sessions } : {}), ...(listed ? { listed } : {}), ...(running ? { coordinator: running } : {}),
     ...(refusedNow ? { refusedNow } : {}), ...(cluster ? { cluster } : {}),
   });
-  if (commit !== undefined) return commitStatus(view, commit, recorded ? undefined : `no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`, format, stdout);
+  const noStatus = `no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`;
+  if (commit !== undefined) return commitStatus(view, commit, recorded ? undefined : noStatus, format, stdout);
   if (format === 'json') {
     stdout.write(JSON.stringify({
       coordinator: running ?? null,
@@ -96,7 +97,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     return 0;
   }
   if (!recorded) {
-    stdout.write(`no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`);
+    stdout.write(noStatus);
     return running ? 0 : 1;
   }
   stdout.write(header(view, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
@@ -125,7 +126,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
 
 /**
  * `--commit`: the nodes that run a commit, from the same view. Exit 1 when none does, as
- * `grep` finds no line: a script can ask "has every node (or any) reached this commit?".
+ * `grep` finding no line: a script waits for a commit to reach a node (running = total: every node).
  */
 function commitStatus(view: FleetView, commit: string, noStatus: string | undefined, format: string, stdout: CommandContext['stdout']): number {
   const selection = nodesAtCommit(view, commit);
@@ -147,7 +148,7 @@ function commitStatus(view: FleetView, commit: string, noStatus: string | undefi
   return found;
 }
 
-/** A full SHA (SHA-1 or SHA-256) or a prefix Git would accept as unambiguous in a small repository: 7 hex digits or more. */
+/** A full SHA (SHA-1 or SHA-256) or a prefix of 7 hex digits or more, the length Git abbreviates to by default. */
 function commitFlag(value: unknown, usage: string): string | undefined {
   if (value === undefined) return undefined;
   const commit = String(value);
