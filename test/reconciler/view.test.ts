@@ -3,7 +3,7 @@
 // coordinator the recorded state shows as `was …` and a machine no provider lists as gone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fleetView, type FleetStatus } from '@herd/reconciler';
+import { fleetView, nodesAtCommit, type FleetStatus } from '@herd/reconciler';
 import type { NodeSession__Output } from '@herd/proto';
 
 const agent = { connected: true, unreachable: false, desiredGeneration: 3, observedGeneration: 2, commit: 'old', agentVersion: '0.1.0',
@@ -45,4 +45,30 @@ test('a running coordinator without a session: disconnected now; without a coord
   assert.equal(offline.coordinator.running, false);
   assert.equal(fleetView({ status, cluster: 'other' }).clusters.length, 0);
   assert.deepEqual(fleetView({ status: undefined }).clusters, []);
+});
+
+test('nodesAtCommit: the nodes whose last complete round came from a commit, by full SHA or prefix', () => {
+  const a = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+  const b = 'a1b2c3d4ffff0718293a4b5c6d7e8f9012345678';
+  const fleet: FleetStatus = {
+    ...status,
+    clusters: [
+      { ...status.clusters[0]!, machines: [
+        { ...status.clusters[0]!.machines[0]!, name: 'm1', agent: { ...agent, commit: a } },
+        { ...status.clusters[0]!.machines[0]!, name: 'm2', agent: { ...agent, commit: b } },
+        { ...status.clusters[0]!.machines[1]!, name: 'm3' },
+      ] },
+      { ...status.clusters[0]!, name: 'b', machines: [{ ...status.clusters[0]!.machines[0]!, name: 'n1', agent: { ...agent, commit: a } }] },
+    ],
+  };
+  const view = fleetView({ status: fleet });
+  assert.deepEqual(nodesAtCommit(view, a), { commits: [a], total: 4, nodes: [{ cluster: 'a', node: 'm1', commit: a }, { cluster: 'b', node: 'n1', commit: a }] });
+  assert.deepEqual(nodesAtCommit(view, 'A1B2C3D4E').nodes.map((n) => n.node), ['m1', 'n1'], 'a prefix, any case');
+  assert.deepEqual(nodesAtCommit(view, 'a1b2c3d').commits, [a, b], 'an ambiguous prefix names every commit it matches');
+  assert.deepEqual(nodesAtCommit(view, 'ffffff0'), { commits: [], nodes: [], total: 4 });
+  assert.deepEqual(nodesAtCommit(view, '').nodes, [], 'an empty prefix matches no node, not every one');
+  // A session's commit wins over the recorded one, as everywhere in the view.
+  const live = fleetView({ status: fleet, sessions: [{ ...session, nodeName: 'm2', status: { ...session.status!, commit: a } }] });
+  assert.deepEqual(nodesAtCommit(live, a).nodes.map((n) => n.node), ['m1', 'm2', 'n1']);
+  assert.equal(nodesAtCommit(fleetView({ status: fleet, cluster: 'b' }), a).total, 1, 'within the cluster asked for');
 });

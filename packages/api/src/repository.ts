@@ -4,11 +4,11 @@
  */
 import { posix } from 'node:path';
 import { safeSpecError, SourceDocument, type SpecError } from './document.js';
-import { mergeLayers } from './merge.js';
+import { layerOverrides, mergeLayers } from './merge.js';
 import { clusterRules, transitionRules, type ProviderCapacity } from './rules.js';
 import { quote } from './text.js';
 import { API_VERSION, ClusterSpec, KINDS, type Cluster, type Kind, type Profile } from './schema.js';
-import { describe, isPlainObject, validate, type Issue, type PathSegment } from './validate.js';
+import { describe, formatPath, isPlainObject, validate, type Issue, type PathSegment } from './validate.js';
 
 export interface RepositoryFile {
   /** Path relative to the repository root, with forward slashes. */
@@ -22,6 +22,19 @@ export interface ResolvedCluster {
   profileFile?: string;
   /** Profile and every default applied. */
   cluster: Cluster;
+  /** With a profile: each field the cluster file sets that differs from the profile (`herd report`). */
+  overrides?: ProfileOverride[];
+}
+
+/** A value a cluster file sets over its profile's, and where in the cluster file it is written. */
+export interface ProfileOverride {
+  /** Dotted path, as errors name fields (`spec.kubernetes.version`). */
+  field: string;
+  /** The profile's value as written; undefined when the profile does not set it (the cluster adds it). */
+  profile: unknown;
+  cluster: unknown;
+  line: number;
+  column: number;
 }
 
 export interface Repository {
@@ -179,7 +192,18 @@ function resolveCluster(entry: Parsed, profiles: Map<string, Parsed>, broken: Se
   if (issues.length) return { errors: issues.map(locate) };
 
   const cluster: Cluster = { apiVersion: API_VERSION, kind: 'Cluster', metadata: { name: raw.metadata.name, labels: raw.metadata.labels ?? {} }, spec: resolved.value };
-  return { cluster: { file: clusterDoc.file, ...(profileDoc ? { profileFile: profileDoc.file } : {}), cluster }, errors: [] };
+  const withProfile = profileDoc ? { profileFile: profileDoc.file, overrides: profileOverrides(profileSpec, spec, clusterDoc) } : {};
+  return { cluster: { file: clusterDoc.file, ...withProfile, cluster }, errors: [] };
+}
+
+function profileOverrides(profileSpec: unknown, spec: Record<string, unknown>, clusterDoc: SourceDocument): ProfileOverride[] {
+  return layerOverrides(profileSpec, spec, ClusterSpec)
+    // Naming the profile is no difference from it.
+    .filter((o) => o.path[0] !== 'profile')
+    .map((o) => {
+      const path = ['spec', ...o.path];
+      return { field: formatPath(path), profile: o.base, cluster: o.override, ...clusterDoc.locate(path) };
+    });
 }
 
 function namedFileRules(spec: ClusterSpec, problems?: ReadonlyMap<string, string>): Issue[] {

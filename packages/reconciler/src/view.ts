@@ -163,3 +163,23 @@ export function fleetView(input: FleetViewInput): FleetView {
     converged: status?.converged ?? false,
   };
 }
+
+/** The nodes of a view that run one commit, for `herd status --commit`. */
+export interface CommitSelection {
+  /** The distinct commits the nodes run that start with the prefix asked for: more than one means it is ambiguous. */
+  commits: string[];
+  nodes: { cluster: string; node: string; commit: string }[];
+  /** Every node of the view, whatever it runs. */
+  total: number;
+}
+
+/**
+ * The nodes whose agent's last complete round came from `prefix` (a full SHA or the start of
+ * one, any case). A node before its first round runs no commit, and an empty prefix matches none.
+ */
+export function nodesAtCommit(view: FleetView, prefix: string): CommitSelection {
+  const wanted = prefix.toLowerCase();
+  const all = view.clusters.flatMap((c) => c.nodes.map((n) => ({ cluster: c.name, node: n.name, commit: n.commit })));
+  const nodes = all.filter((n) => wanted !== '' && n.commit.toLowerCase().startsWith(wanted));
+  return { commits: [...new Set(nodes.map((n) => n.commit))].sort(), nodes, total: all.length };
+}

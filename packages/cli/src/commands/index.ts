@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { initCommand } from './init.js';
 import { validateCommand } from './validate.js';
+import { reportCommand } from './report.js';
 import { schemaCommand } from './schema.js';
 import { coordinatorCommand } from './coordinator.js';
 import { tokenCommand } from './token.js';
@@ -14,6 +15,7 @@ import { kubeconfigCommand } from './kubeconfig.js';
 export const commands: Command[] = [
   initCommand,
   validateCommand,
+  reportCommand,
   schemaCommand,
   planCommand,
   upCommand,

@@ -1,10 +1,10 @@
 import { connectAdmin, directoryStore } from '@herd/coordinator';
 import { formatHostPort, type NodeSession__Output } from '@herd/proto';
 import type { ProviderSpec } from '@herd/api';
-import { formatSpecError } from '@herd/api';
+import { formatSpecError, quote } from '@herd/api';
 import { isRemoteUrl, readWorkingTree } from '@herd/source';
 import { LABEL } from '@herd/planner';
-import { fleetView, sessionLink, type FleetView } from '@herd/reconciler';
+import { fleetView, nodesAtCommit, sessionLink, type FleetView } from '@herd/reconciler';
 import { createLogger, nodeFileSystem, UsageError } from '@herd/sys';
 import { defineCommand, outputFormat, type CommandContext } from '../command.js';
 import { defaultStateDir, ProviderPool, readStatusFile, repositoryReader, runningCoordinator } from '../fleet.js';
@@ -44,7 +44,7 @@ function replacements(nodes: NodeSession__Output[]): string {
  * with the agents' live sessions when a coordinator runs, else with the machines the
  * providers list now.
  */
-async function fleetStatus(repo: string, stateDir: string, cluster: string | undefined, format: string, { stdout }: CommandContext): Promise<number> {
+async function fleetStatus(repo: string, stateDir: string, cluster: string | undefined, commit: string | undefined, format: string, { stdout }: CommandContext): Promise<number> {
   const recorded = await readStatusFile(stateDir);
   const running = await runningCoordinator(stateDir);
   const clusters = (recorded?.clusters ?? []).filter((c) => !cluster || c.name === cluster);
@@ -83,6 +83,8 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     status: recorded, ...(sessions ? { sessions } : {}), ...(listed ? { listed } : {}), ...(running ? { coordinator: running } : {}),
     ...(refusedNow ? { refusedNow } : {}), ...(cluster ? { cluster } : {}),
   });
+  const noStatus = `no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`;
+  if (commit !== undefined) return commitStatus(view, commit, recorded ? undefined : noStatus, format, stdout);
   if (format === 'json') {
     stdout.write(JSON.stringify({
       coordinator: running ?? null,
@@ -95,7 +97,7 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     return 0;
   }
   if (!recorded) {
-    stdout.write(`no status recorded in ${stateDir}: run \`herd up ${repo}\` first\n`);
+    stdout.write(noStatus);
     return running ? 0 : 1;
   }
   stdout.write(header(view, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
@@ -122,6 +124,40 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
   return 0;
 }
 
+/**
+ * `--commit`: the nodes that run a commit, from the same view. Exit 1 when none does, as
+ * `grep` finding no line: a script waits for a commit to reach a node (running = total: every node).
+ */
+function commitStatus(view: FleetView, commit: string, noStatus: string | undefined, format: string, stdout: CommandContext['stdout']): number {
+  const selection = nodesAtCommit(view, commit);
+  if (selection.commits.length > 1) {
+    throw new UsageError(`--commit ${commit} is ambiguous: nodes run ${selection.commits.join(', ')}; give more of the SHA`);
+  }
+  const found = selection.nodes.length > 0 ? 0 : 1;
+  if (format === 'json') {
+    stdout.write(JSON.stringify({ commit, matched: selection.commits[0] ?? null, nodes: selection.nodes, running: selection.nodes.length, total: selection.total }, null, 2) + '\n');
+    return found;
+  }
+  if (noStatus) {
+    stdout.write(noStatus);
+    return 1;
+  }
+  if (selection.nodes.length) stdout.write(columns([['CLUSTER', 'NODE', 'COMMIT'], ...selection.nodes.map((n) => [n.cluster, n.node, n.commit])]));
+  const running = selection.nodes.length;
+  stdout.write(`${running} of ${selection.total} node${selection.total === 1 ? '' : 's'} run${running === 1 ? 's' : ''} commit ${selection.commits[0] ?? commit}\n`);
+  return found;
+}
+
+/** A full SHA (SHA-1 or SHA-256) or a prefix of 7 hex digits or more, the length Git abbreviates to by default. */
+function commitFlag(value: unknown, usage: string): string | undefined {
+  if (value === undefined) return undefined;
+  const commit = String(value);
+  if (!/^[0-9a-f]{7,64}$/i.test(commit)) {
+    throw new UsageError(`--commit must be a commit SHA or a prefix of one (7 to 64 hex digits), got ${quote(commit)}\nusage: ${usage}`);
+  }
+  return commit.toLowerCase();
+}
+
 function header(view: FleetView, coordinator: string): string {
   const lines = [
     `source:      ${view.source}`,
@@ -143,9 +179,10 @@ function header(view: FleetView, coordinator: string): string {
 export const statusCommand = defineCommand({
   name: 'status',
   summary: 'Show clusters, machines and agents: connected, generation observed/desired, converged, errors, the commit in force',
-  usage: 'herd status [REPO] [--state DIR] [--cluster NAME] [--output table|json]\n       herd status --coordinator HOST:PORT --state DIR [--cluster NAME] [--output table|json]',
+  usage: 'herd status [REPO] [--state DIR] [--cluster NAME] [--commit SHA] [--output table|json]\n       herd status --coordinator HOST:PORT --state DIR [--cluster NAME] [--output table|json]',
   options: {
     cluster: { type: 'string' },
+    commit: { type: 'string' },
     ...adminOptions,
     output: { type: 'string', short: 'o', default: 'table' },
   },
@@ -153,11 +190,14 @@ export const statusCommand = defineCommand({
     const { values, positionals, stdout } = ctx;
     const format = outputFormat(values.output, ['table', 'json']);
     const cluster = values.cluster as string | undefined;
+    const commit = commitFlag(values.commit, this.usage);
     if (values.coordinator === undefined) {
       if (positionals.length > 1) throw new UsageError(`expected at most one REPO\nusage: ${this.usage}`);
       const repo = positionals[0] ?? '.';
-      return fleetStatus(repo, (values.state as string | undefined) ?? defaultStateDir(repo), cluster, format, ctx);
+      return fleetStatus(repo, (values.state as string | undefined) ?? defaultStateDir(repo), cluster, commit, format, ctx);
     }
+    // The fleet view is made from a state directory's status; a coordinator's sessions alone have no clusters to list.
+    if (commit !== undefined) throw new UsageError(`--commit reads a state directory's fleet view; it cannot be combined with --coordinator\nusage: ${this.usage}`);
     // A coordinator named explicitly: its sessions, through the admin API.
     const address = formatHostPort(hostPortFlag('coordinator', values.coordinator, this.usage));
     const admin = await connectAdmin({ address, store: stateFlag(values.state, this.usage) });

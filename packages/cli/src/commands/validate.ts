@@ -7,7 +7,7 @@ import '@herd/provider-local';
 import '@herd/provider-static';
 import { GitSource, isRemoteUrl, readWorkingTree, type Snapshot } from '@herd/source';
 import { UsageError, UserError, createLogger } from '@herd/sys';
-import { defineCommand, outputFormat, outputOption } from '../command.js';
+import { defineCommand, outputFormat, outputOption, type CommandContext } from '../command.js';
 
 /**
  * Reads REPO the way an operator means it: a URL, or a path with --ref, through Git at a
@@ -35,8 +35,20 @@ export async function readRepositoryArg(repo: string, ref: string | undefined): 
   };
 }
 
-function plural(n: number, word: string): string {
+export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** Where a snapshot was read: its commit, or the working tree. */
+export function snapshotAt(snapshot: Snapshot): string {
+  return snapshot.commit ? `commit ${snapshot.commit.slice(0, 12)}` : 'working tree';
+}
+
+/** A repository that does not validate, as every command that reads one reports it: one located error per line, the count on stderr. */
+export function writeSpecErrors(snapshot: Snapshot, { stdout, stderr }: Pick<CommandContext, 'stdout' | 'stderr'>): void {
+  for (const error of snapshot.errors) stdout.write(formatSpecError(error) + '\n');
+  const files = new Set(snapshot.errors.map((e) => e.file)).size;
+  stderr.write(`${plural(snapshot.errors.length, 'error')} in ${plural(files, 'file')} (${snapshotAt(snapshot)}); nothing was changed\n`);
 }
 
 export const validateCommand = defineCommand({
@@ -54,7 +66,6 @@ export const validateCommand = defineCommand({
     const repo = positionals[0] ?? '.';
     const snapshot = await readRepositoryArg(repo, values.ref as string | undefined);
     const valid = snapshot.errors.length === 0;
-    const at = snapshot.commit ? `commit ${snapshot.commit.slice(0, 12)}` : 'working tree';
 
     if (format === 'json') {
       stdout.write(JSON.stringify({
@@ -69,9 +80,7 @@ export const validateCommand = defineCommand({
     }
 
     if (!valid) {
-      for (const error of snapshot.errors) stdout.write(formatSpecError(error) + '\n');
-      const files = new Set(snapshot.errors.map((e) => e.file)).size;
-      stderr.write(`${plural(snapshot.errors.length, 'error')} in ${plural(files, 'file')} (${at}); nothing was changed\n`);
+      writeSpecErrors(snapshot, { stdout, stderr });
       return 1;
     }
     if (values.resolved) {
@@ -79,7 +88,7 @@ export const validateCommand = defineCommand({
       return 0;
     }
     const names = snapshot.clusters.map((c) => c.cluster.metadata.name);
-    stdout.write(`valid: ${plural(names.length, 'cluster')}${names.length ? ` (${names.join(', ')})` : ''}, ${plural(snapshot.profiles.length, 'profile')} (${at})\n`);
+    stdout.write(`valid: ${plural(names.length, 'cluster')}${names.length ? ` (${names.join(', ')})` : ''}, ${plural(snapshot.profiles.length, 'profile')} (${snapshotAt(snapshot)})\n`);
     return 0;
   },
 });
