@@ -22,6 +22,8 @@ export interface Command {
   options: OptionSpec;
   /** Returns the exit code. User errors are thrown as UserError. */
   run(ctx: CommandContext): Promise<number>;
+  /** Every failure exits with this code instead (usage 2, internal 70): for a command whose other codes mean something, like plan's 2. */
+  failureExitCode?: number;
 }
 
 export function defineCommand(command: Command): Command {

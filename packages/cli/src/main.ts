@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { UserError, UsageError } from '@herd/sys';
 import { commands } from './commands/index.js';
-import { parseCommandArgs } from './command.js';
+import { parseCommandArgs, type Command } from './command.js';
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -17,6 +17,9 @@ function help(): string {
   ].join('\n');
 }
 
+/** The command being run, for its failure exit code. */
+let running: Command | undefined;
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
@@ -29,6 +32,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${command.summary}\n\nusage: ${command.usage}\n`);
     return 0;
   }
+  running = command;
   const { values, positionals } = parseCommandArgs(command, rest);
   return command.run({ values, positionals, stdout: process.stdout, stderr: process.stderr });
 }
@@ -40,13 +44,13 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     if (error instanceof UserError) {
       process.stderr.write(`herd: ${error.message}\n`);
-      process.exitCode = error.exitCode;
+      process.exitCode = running?.failureExitCode ?? error.exitCode;
     } else {
       const e = error as Error;
       process.stderr.write(`herd: internal error: ${e?.message ?? String(error)}\n`);
       if (process.env.HERD_DEBUG) process.stderr.write(`${e?.stack}\n`);
       else process.stderr.write('(set HERD_DEBUG=1 to see the stack trace)\n');
-      process.exitCode = 70;
+      process.exitCode = running?.failureExitCode ?? 70;
     }
   },
 );

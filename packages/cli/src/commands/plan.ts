@@ -20,6 +20,8 @@ export const planCommand = defineCommand({
     state: { type: 'string' },
     ...outputOption,
   },
+  // terraform's detailed exit code: 2 means changes, so no failure may exit 2.
+  failureExitCode: 1,
   async run({ values, positionals, stdout, stderr }) {
     const format = outputFormat(values.output);
     if (positionals.length > 1) throw new UsageError(`expected at most one REPO\nusage: ${this.usage}`);
