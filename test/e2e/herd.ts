@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { LocalProvider } from '@herd/provider-local';
 import { silentLogger } from '@herd/sys';
 import type { FleetStatus } from '@herd/reconciler';
+import type { PlanDocument } from '@herd/api';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const HERD = join(ROOT, 'packages/cli/dist/main.js');
@@ -70,7 +71,29 @@ export class Coordinator {
   tail(chars = 3000): string {
     return this.log.join('').slice(-chars);
   }
+
+  /** Where its output is now: `startedSince(mark)` reads only what came after. */
+  mark(): number {
+    return this.log.join('').length;
+  }
+
+  /** "type machine" of each Kubernetes action the coordinator started after `mark`, in order (its progress lines). */
+  startedSince(mark: number, cluster: string): string[] {
+    const lines = this.log.join('').slice(mark).split('\n');
+    const started = new RegExp(`^${cluster}: (init|join|upgrade|reboot|remove|uncordon|forget) (\\S+) \\(`);
+    return lines.flatMap((l) => { const m = started.exec(l); return m ? [`${m[1]} ${m[2]}`] : []; });
+  }
 }
+
+/** `herd plan --output json` of `ref` against the fleet in `state`: its exit code and document. */
+export function plan(repo: string, state: string, ref: string): { code: number | null; document: PlanDocument | null; stderr: string } {
+  const r = herd(['plan', repo, '--ref', ref, '--state', state, '--output', 'json']);
+  return { code: r.code, document: r.stdout ? JSON.parse(r.stdout) as PlanDocument : null, stderr: r.stderr };
+}
+
+/** "type machine" of a plan's Kubernetes actions, in the order it gives them (creates are the provider's, not the lifecycle's). */
+export const plannedOrder = (document: PlanDocument) =>
+  document.clusters.flatMap((c) => c.steps.flatMap((s) => s.actions.filter((a) => a.type !== 'create').map((a) => `${a.type} ${a.machine}`)));
 
 /**
  * Deletes a local machine as a cloud console would: through the provider, with neither

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { commit, git } from '../support.js';
 import { CONFORMANCE_SUBSET, focusOf, runConformance } from '../kubernetes/conformance.js';
 import { kubectlOf, kubernetesCacheDir, saveHostSysctls } from '../kubernetes/node.js';
-import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, until, type FleetStatus } from './herd.js';
+import { Coordinator, deleteBehindHerdsBack, herd, inside, machinesOf, plan, plannedOrder, until, type FleetStatus } from './herd.js';
 
 const FROM = '1.34.4';
 const TO = '1.35.4';
@@ -179,6 +179,19 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
   const wait = (what: string, check: (s: FleetStatus) => boolean, timeoutMs = 20 * MINUTES) =>
     until(repo, state, what, check, timeoutMs).catch((e: Error) => { throw new Error(`${e.message}\ncoordinator log:\n${up.tail()}`); });
 
+  /** Commits on a branch, plans it against the running fleet (exit 2: changes), then fast-forwards main to it. */
+  const planThenMerge = (change: () => void) => {
+    git(repo, 'checkout', '-q', '-b', 'next');
+    change();
+    const r = plan(repo, state, 'next');
+    assert.equal(r.code, 2, `herd plan exits 2 for changes: ${r.stderr}`);
+    const mark = up.mark();
+    git(repo, 'checkout', '-q', 'main');
+    git(repo, 'merge', '-q', '--ff-only', 'next');
+    git(repo, 'branch', '-q', '-d', 'next');
+    return { document: r.document!, order: plannedOrder(r.document!), mark };
+  };
+
   const kubeconfig = join(root, 'admin.conf');
   // The kubectl of the version herd builds first (the one the cluster starts at); kubectl
   // supports an API server one minor newer, so it serves through the upgrade too.
@@ -312,10 +325,21 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
         await new Promise((r) => setTimeout(r, 1000));
       }
     })();
-    commit(repo, { 'clusters/kube.yaml': cluster({ version: TO, workers: 2 }) });
+    // The commit is planned on a branch first, as a pull request's bot would, then merged.
+    const planned = planThenMerge(() => commit(repo, { 'clusters/kube.yaml': cluster({ version: TO, workers: 2 }) }));
+    const [cp, ...workers] = planned.order;
+    assert.match(cp!, /^upgrade kube-control-plane-/, `the control plane first: ${planned.order.join(', ')}`);
+    assert.deepEqual(workers.map((w) => w.split(' ')[0]), ['upgrade', 'upgrade'], planned.order.join(', '));
+    assert.deepEqual(planned.document.clusters[0]!.specChanges, [{ path: 'spec.kubernetes.version', from: FROM, to: TO }]);
+    const drained = planned.document.clusters[0]!.steps.flatMap((s) => s.actions).find((a) => a.evictions?.some((p) => p.startsWith('default/web-')));
+    assert.ok(drained, 'the plan names the web pods a drain evicts');
+    assert.equal(drained.disruptionBudgets?.allowed, true, JSON.stringify(drained.disruptionBudgets));
     await wait(`every node at v${TO}`, (s) => settled(s, TO, 3));
     watching = false;
     await watcher;
+    assert.deepEqual(up.startedSince(planned.mark, 'kube'), planned.order, 'herd up carried out the plan in its order');
+    const after = plan(repo, state, 'main');
+    assert.equal(after.code, 0, `no changes once rolled out: ${JSON.stringify(after.document?.clusters[0]?.steps)}`);
     assert.ok(samples > 30, `the watcher sampled throughout (${samples} samples)`);
     assert.ok(maxUnschedulable <= 1, `at most 1 node unschedulable or NotReady at once (saw ${maxUnschedulable})`);
     assert.deepEqual(violations, [], 'the PodDisruptionBudget held');
@@ -377,9 +401,22 @@ test('herd makes, upgrades, heals and shrinks a Kubernetes cluster from Git', { 
     }
   });
 
-  await t.test('scale the workers from 2 to 1: the node is drained and removed', async () => {
-    commit(repo, { 'clusters/kube.yaml': cluster({ version: TO, workers: 1 }) });
+  await t.test('scale the workers from 2 to 1: the node is drained and removed, as planned; a broken commit has no plan', async () => {
+    git(repo, 'checkout', '-q', '-b', 'broken');
+    commit(repo, { 'clusters/kube.yaml': cluster({ version: TO, workers: 1 }).replace('replicas: 1', 'replicas: one') });
+    const broken = plan(repo, state, 'broken');
+    assert.equal(broken.code, 1);
+    assert.equal(broken.document, null);
+    assert.match(broken.stderr, /clusters\/kube\.yaml:\d+:\d+: spec\.pools\[0\]\.replicas/);
+    git(repo, 'checkout', '-q', 'main');
+    git(repo, 'branch', '-q', '-D', 'broken');
+
+    const planned = planThenMerge(() => commit(repo, { 'clusters/kube.yaml': cluster({ version: TO, workers: 1 }) }));
+    assert.equal(planned.order.length, 1, planned.order.join(', '));
+    assert.match(planned.order[0]!, /^remove kube-workers-/);
     await wait('two nodes', (s) => settled(s, TO, 2));
+    assert.deepEqual(up.startedSince(planned.mark, 'kube'), planned.order, 'herd up carried out the plan');
+    assert.ok(!workersOf(await wait('status', () => true)).includes(planned.order[0]!.split(' ')[1]!), 'the planned worker went');
     assert.equal((await nodes()).length, 2);
     await kubectl('rollout', 'status', 'deployment/web', '--timeout=5m').catch(explain());
   });
