@@ -233,6 +233,7 @@ test('a ref holding another CA\'s state is never written over; a summary-only ch
   assert.equal(await sync.publish({ commit: 'bbbb', nodes: [] }, []), 'throttled');
   clock.advance(61_000);
   assert.equal(await sync.publish({ commit: 'bbbb', nodes: [] }, []), 'published');
+  assert.equal(await sync.publish({ commit: 'cccc', nodes: [] }, [], { unthrottled: true }), 'published', 'as on stopping');
   const tip = git(remote.url, 'rev-parse', REF);
 
   const other = new StateSync({ stateDir: theirs, fs, ref: stateRef(root, remote.url, 'theirs'), identity });

@@ -92,10 +92,11 @@ export class StateSync {
 
   /**
    * Publishes the state directory encrypted to `operators` and the coordinator's identity, with
-   * `observed` beside it, when something changed since the last publish. Refuses (StateRefError)
+   * `observed` beside it, when something changed since the last publish (a change of `observed`
+   * alone waits for summaryIntervalMs, unless `unthrottled`). Refuses (StateRefError)
    * to write over a ref that holds the state of a coordinator with another CA.
    */
-  async publish(observed: ObservedSummary, operators: readonly string[]): Promise<PublishOutcome> {
+  async publish(observed: ObservedSummary, operators: readonly string[], options: { unthrottled?: boolean } = {}): Promise<PublishOutcome> {
     const { stateDir, fs, ref, identity } = this.options;
     const bundle = await exportState(stateDir, fs);
     const ca = bundle.files.find((f) => f.path === 'ca.crt');
@@ -109,7 +110,7 @@ export class StateSync {
     const last = this.published;
     if (last?.durable === durable) {
       if (last.observed === observedNow) return 'unchanged';
-      if (now - last.at < (this.options.summaryIntervalMs ?? 60_000)) return 'throttled';
+      if (!options.unthrottled && now - last.at < (this.options.summaryIntervalMs ?? 60_000)) return 'throttled';
     }
     const reason = last?.durable === durable ? 'observed state' : last ? 'durable state' : 'coordinator started';
     const blob = await encrypt(bundle, recipients);
