@@ -16,9 +16,9 @@ import '@herd/provider-static';
 import { fleetView, Reconciler, type FleetStatus } from '@herd/reconciler';
 import { newToken, serveStatusPage, writeTokenFile, type StatusPage } from '@herd/status-page';
 import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
-import { stateInGit } from './state-in-git.js';
 import { herdCacheDir, MetricsRegistry, nodeFileSystem, processAlive, serveMetrics, UserError, type Logger, type MetricsServer } from '@herd/sys';
 import type { HostPort } from '@herd/proto';
+import { stateInGit } from './state-in-git.js';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
 export const HERD_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -260,12 +260,11 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
   let artifact: string | undefined;
 
   // Before anything reads the state directory: an empty one is first restored from Git.
-  const state = options.stateRef && await stateInGit({
-    repo: options.repo, ...options.stateRef, stateDir, readFile: (path, commit) => reader.readFile(path, commit), logger,
-  });
+  const { stateRef } = options;
+  const state = stateRef && await stateInGit({ repo: options.repo, ...stateRef, stateDir, readFile: (path, commit) => reader.readFile(path, commit), logger });
   if (state) {
-    setNotReady(`restoring the state from ${options.stateRef!.ref}`);
-    logger.info({ ref: options.stateRef!.ref, found: await state.start() }, 'state in Git');
+    setNotReady(`restoring the state from ${stateRef.ref}`);
+    logger.info({ ref: stateRef.ref, found: await state.start() }, 'state in Git');
     setNotReady('reading the repository');
   }
 
@@ -296,7 +295,7 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo, holder };
   // Whole or not at all: `herd coordinator` exits at once on a signal while it starts.
   await writeFileAtomic(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
-  // A new CA is in Git before any agent trusts it; a ref this coordinator must not write stops it here.
+  // A new CA is in Git before the first round makes a token for it; a ref this coordinator must not write stops it here.
   await state?.publishNow(await readStatusFile(stateDir), (good ?? first).commit).catch(async (e: unknown) => {
     await coordinator.close();
     await providers.close();
