@@ -18,6 +18,7 @@ import { newToken, serveStatusPage, writeTokenFile, type StatusPage } from '@her
 import { GitSource, isRemoteUrl, readRepositoryFile, readWorkingTree, type Snapshot } from '@herd/source';
 import { herdCacheDir, MetricsRegistry, nodeFileSystem, processAlive, serveMetrics, UserError, type Logger, type MetricsServer } from '@herd/sys';
 import type { HostPort } from '@herd/proto';
+import { stateInGit } from './state-in-git.js';
 
 /** The checkout this CLI runs from (packages/cli/dist/ → the root): where scripts/ are. */
 export const HERD_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -214,6 +215,8 @@ export interface FleetOptions {
   metrics?: HostPort;
   /** Where the read-only web status page is served (docs/status-page.md); none when undefined. */
   statusPage?: HostPort;
+  /** Keep the state directory in this ref of `repo`, encrypted with age (docs/operations.md, "State in Git"); off when undefined. */
+  stateRef?: { ref: string; identityFile: string };
   logger: Logger;
 }
 
@@ -256,11 +259,21 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
   const providers = new ProviderPool(stateDir, reader, logger, () => inForce);
   let artifact: string | undefined;
 
+  // Before anything reads the state directory: an empty one is first restored from Git.
+  const { stateRef } = options;
+  const state = stateRef && await stateInGit({ repo: options.repo, ...stateRef, stateDir, readFile: (path, commit) => reader.readFile(path, commit), logger });
+  if (state) {
+    setNotReady(`restoring the state from ${stateRef.ref}`);
+    logger.info({ ref: stateRef.ref, found: await state.start() }, 'state in Git');
+    setNotReady('reading the repository');
+  }
+
   // Machines must reach the coordinator: its certificate names every provider's address for it.
   // On a broken commit, the last good state's clusters are the ones the coordinator will act on.
   const first = await reader.read();
   setNotReady('starting the agent listener');
   const good = first.errors.length ? await reader.lastGood(stateDir) : undefined;
+  await state?.checkRecipients((good ?? first).commit);
   const hosts = new Set(options.advertise ?? []);
   const known = new Map([...(good?.clusters ?? []), ...first.clusters].map((c) => [c.cluster.metadata.name, c.cluster]));
   for (const cluster of [...known.values()].filter((c) => !options.cluster || c.metadata.name === options.cluster)) {
@@ -282,6 +295,12 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
   const record: CoordinatorRecord = { pid: process.pid, address: `127.0.0.1:${coordinator.port}`, port: coordinator.port, repo: options.repo, holder };
   // Whole or not at all: `herd coordinator` exits at once on a signal while it starts.
   await writeFileAtomic(join(stateDir, STATE_FILES.coordinator), JSON.stringify(record, null, 2));
+  // A new CA is in Git before the first round makes a token for it; a ref this coordinator must not write stops it here.
+  await state?.publishNow(await readStatusFile(stateDir), (good ?? first).commit).catch(async (e: unknown) => {
+    await coordinator.close();
+    await providers.close();
+    throw e;
+  });
   setNotReady(undefined);
 
   const reconciler = new Reconciler({
@@ -307,6 +326,8 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
   reconciler.on('round', (status: FleetStatus) => {
     // The last status, for `herd status` when no coordinator runs.
     void fs.writeFile(join(stateDir, STATE_FILES.status), JSON.stringify(status, null, 2)).catch((e) => logger.warn({ err: e }, 'cannot record status'));
+    // A round is when enrollments, tokens and a kubeadm init's secrets have landed on disk.
+    state?.afterRound(status, inForce);
   });
   const page = options.statusPage && await startStatusPage(options.statusPage, stateDir, coordinator, reconciler, options.cluster, logger);
 
@@ -350,6 +371,8 @@ async function fleetOn(options: FleetOptions, metrics: MetricsRegistry, served: 
       await page?.close();
       await served?.close();
       await coordinator.close();
+      // What changed since the last round (a token made just now) goes out before the process does.
+      await state?.close(reconciler.status, inForce);
       await providers.close();
     },
   };

@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
 import { directoryStore, type CoordinatorStore } from '@herd/coordinator';
 import { parseHostPort, type HostPort } from '@herd/proto';
+import { stateRefProblem } from '@herd/state-git';
 import { nodeFileSystem, UsageError } from '@herd/sys';
 
 /** `--coordinator HOST:PORT --state DIR`, shared by the commands that call the admin API. */
@@ -41,4 +43,25 @@ export function statusPageFlag(value: unknown, usage: string): HostPort | undefi
   const parsed = typeof value === 'string' ? parseHostPort(value) : undefined;
   if (!parsed) throw new UsageError(`--status-page must be HOST:PORT or off, got "${String(value)}"\nusage: ${usage}`);
   return parsed;
+}
+
+/** `--state-ref REF --age-identity FILE`: the state directory kept in Git (docs/operations.md, "State in Git"); off by default. */
+export const stateRefOptions = {
+  'state-ref': { type: 'string' },
+  'age-identity': { type: 'string' },
+} as const;
+
+export const STATE_REF_USAGE = '[--state-ref refs/herd/state --age-identity FILE]';
+
+export function stateRefFlags(values: Record<string, unknown>, usage: string): { ref: string; identityFile: string } | undefined {
+  const ref = values['state-ref'];
+  const identity = values['age-identity'];
+  if (ref === undefined) {
+    if (identity !== undefined) throw new UsageError(`--age-identity goes with --state-ref\nusage: ${usage}`);
+    return undefined;
+  }
+  const problem = stateRefProblem(String(ref));
+  if (problem) throw new UsageError(`--state-ref: ${problem}`);
+  if (typeof identity !== 'string' || !identity) throw new UsageError(`--state-ref needs --age-identity FILE, the coordinator's age identity\nusage: ${usage}`);
+  return { ref: String(ref), identityFile: resolve(identity) };
 }

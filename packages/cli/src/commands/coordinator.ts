@@ -3,7 +3,7 @@ import { isRemoteUrl } from '@herd/source';
 import { createLogger, parseDuration, UsageError } from '@herd/sys';
 import { defineCommand } from '../command.js';
 import { startFleet, type Fleet } from '../fleet.js';
-import { DEFAULT_COORDINATOR_METRICS, DEFAULT_STATUS_PAGE, hostPortFlag, metricsFlag, statusPageFlag } from './coordinator-flags.js';
+import { DEFAULT_COORDINATOR_METRICS, DEFAULT_STATUS_PAGE, hostPortFlag, metricsFlag, STATE_REF_USAGE, stateRefFlags, stateRefOptions, statusPageFlag } from './coordinator-flags.js';
 
 /**
  * The coordinator as it runs in production (a container, or self-hosted): what `herd up`
@@ -14,7 +14,7 @@ export const coordinatorCommand = defineCommand({
   summary: 'Run the coordinator as in production: the whole loop of `herd up` (machines, agents, Kubernetes, each new commit) '
     + 'and its gRPC services, JSON logs, until a signal',
   usage: 'herd coordinator --repo URL|PATH [--ref REF] --listen HOST:PORT --state DIR [--advertise NAME]... [--interval 10s] [--heartbeat-timeout 30s]'
-    + ' [--metrics 127.0.0.1:9464|off] [--status-page 127.0.0.1:9465|off]',
+    + ` [--metrics 127.0.0.1:9464|off] [--status-page 127.0.0.1:9465|off] ${STATE_REF_USAGE}`,
   options: {
     repo: { type: 'string' },
     ref: { type: 'string' },
@@ -25,6 +25,7 @@ export const coordinatorCommand = defineCommand({
     'heartbeat-timeout': { type: 'string', default: '30s' },
     metrics: { type: 'string', default: DEFAULT_COORDINATOR_METRICS },
     'status-page': { type: 'string', default: DEFAULT_STATUS_PAGE },
+    ...stateRefOptions,
   },
   async run({ values }) {
     const repo = values.repo as string | undefined;
@@ -35,6 +36,7 @@ export const coordinatorCommand = defineCommand({
     const listen = hostPortFlag('listen', values.listen, this.usage, true);
     const metrics = metricsFlag(values.metrics, this.usage);
     const statusPage = statusPageFlag(values['status-page'], this.usage);
+    const stateRef = stateRefFlags(values, this.usage);
     const stateDir = values.state as string | undefined;
     if (!stateDir) throw new UsageError(`--state DIR is required\nusage: ${this.usage}`);
     const heartbeatTimeoutMs = parseDuration(String(values['heartbeat-timeout']));
@@ -58,6 +60,7 @@ export const coordinatorCommand = defineCommand({
     fleet = await startFleet({
       repo, stateDir, listenHost: listen.host, port: listen.port, advertise: (values.advertise as string[] | undefined) ?? [],
       heartbeatTimeoutMs, logger, ...(metrics ? { metrics } : {}), ...(statusPage ? { statusPage } : {}), ...(values.ref ? { ref: String(values.ref) } : {}),
+      ...(stateRef ? { stateRef } : {}),
     });
     try {
       await fleet.run(stop.signal, intervalMs);

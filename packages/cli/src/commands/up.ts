@@ -2,14 +2,14 @@ import { parseDuration, UsageError, createLogger, formatDuration } from '@herd/s
 import type { FleetStatus } from '@herd/reconciler';
 import { defineCommand, outputFormat, outputOption } from '../command.js';
 import { defaultStateDir, startFleet } from '../fleet.js';
-import { DEFAULT_COORDINATOR_METRICS, DEFAULT_STATUS_PAGE, hostPortFlag, metricsFlag, statusPageFlag } from './coordinator-flags.js';
+import { DEFAULT_COORDINATOR_METRICS, DEFAULT_STATUS_PAGE, hostPortFlag, metricsFlag, STATE_REF_USAGE, stateRefFlags, stateRefOptions, statusPageFlag } from './coordinator-flags.js';
 import { Progress } from '../progress.js';
 
 export const upCommand = defineCommand({
   name: 'up',
   summary: 'Run the coordinator in the foreground: make every cluster of REPO match it, show progress, keep reconciling',
   usage: 'herd up [REPO] [--ref REF] [--cluster NAME] [--timeout DURATION] [--exit-when-converged] [--state DIR] [--listen HOST:PORT]'
-    + ' [--metrics 127.0.0.1:9464|off] [--status-page 127.0.0.1:9465|off] [--interval 5s] [--output text|json]',
+    + ` [--metrics 127.0.0.1:9464|off] [--status-page 127.0.0.1:9465|off] [--interval 5s] ${STATE_REF_USAGE} [--output text|json]`,
   options: {
     ref: { type: 'string' },
     cluster: { type: 'string' },
@@ -20,6 +20,7 @@ export const upCommand = defineCommand({
     metrics: { type: 'string', default: DEFAULT_COORDINATOR_METRICS },
     'status-page': { type: 'string', default: DEFAULT_STATUS_PAGE },
     interval: { type: 'string', default: '5s' },
+    ...stateRefOptions,
     ...outputOption,
   },
   async run({ values, positionals, stdout, stderr }) {
@@ -33,6 +34,7 @@ export const upCommand = defineCommand({
     const listen = hostPortFlag('listen', values.listen, this.usage, true);
     const metrics = metricsFlag(values.metrics, this.usage);
     const statusPage = statusPageFlag(values['status-page'], this.usage);
+    const stateRef = stateRefFlags(values, this.usage);
     const stateDir = (values.state as string | undefined) ?? defaultStateDir(repo);
     const exitWhenConverged = Boolean(values['exit-when-converged']);
 
@@ -45,7 +47,7 @@ export const upCommand = defineCommand({
     const started = Date.now();
     const fleet = await startFleet({
       repo, stateDir, listenHost: listen.host, ...(listen.port ? { port: listen.port } : {}), ...(metrics ? { metrics } : {}), ...(statusPage ? { statusPage } : {}), logger,
-      ...(values.ref ? { ref: String(values.ref) } : {}), ...(values.cluster ? { cluster: String(values.cluster) } : {}),
+      ...(values.ref ? { ref: String(values.ref) } : {}), ...(values.cluster ? { cluster: String(values.cluster) } : {}), ...(stateRef ? { stateRef } : {}),
     });
     progress.line(`coordinator listening on port ${fleet.coordinator.port}`);
     if (fleet.statusPage) progress.line(`status page ${fleet.statusPage.url} (open it with #token= and the token in ${fleet.statusPage.tokenFile})`);
