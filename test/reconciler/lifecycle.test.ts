@@ -12,6 +12,7 @@ import { SecretStore } from '@herd/coordinator';
 import type { KubeClient } from '@herd/kube';
 import { DEFAULT_PLATFORM } from '@herd/kubeadm';
 import { machineLabels, poolsOf, type ClusterAction, type ClusterPlan } from '@herd/planner';
+import { OPERATIONS, ROUND_TRIP_MARGIN_MS } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import { nodeFileSystem, silentLogger } from '@herd/sys';
 import { ClusterLifecycle } from '@herd/reconciler';
@@ -107,7 +108,9 @@ test('bootstrap: kubeadm init on the converged control plane; its admin kubeconf
   assert.equal(w.lifecycle.status().initialized, false);
 
   assert.deepEqual(await w.run(plan), ['op cp1 kubeadm-init', 'kube client for https://10.0.0.1:6443']);
-  const config = w.agents.ops.find((o) => o.kind === 'kubeadm-init')!.args.config!;
+  const init = w.agents.ops.find((o) => o.kind === 'kubeadm-init')!;
+  assert.equal(init.timeoutMs, OPERATIONS['kubeadm-init'].timeoutMs + ROUND_TRIP_MARGIN_MS, "the agent's timeout for the kind and the round trip");
+  const config = init.args.config!;
   assert.match(config, /kind: InitConfiguration/);
   assert.match(config, /controlPlaneEndpoint: 10\.0\.0\.1:6443/);
 
