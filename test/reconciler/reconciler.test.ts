@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { GitSource } from '@herd/source';
 import { Reconciler, type FleetStatus, type ReconcilerOptions } from '@herd/reconciler';
-import { LABEL } from '@herd/planner';
+import { LABEL } from '@herd/provider';
 import { SecretStore } from '@herd/coordinator';
 import { MetricsRegistry, nodeFileSystem, silentLogger } from '@herd/sys';
 import { FakeCloud } from '../providers/fake-cloud.js';

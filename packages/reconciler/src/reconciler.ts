@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster, SpecError } from '@herd/api';
 import type { Coordinator, SecretStore } from '@herd/coordinator';
-import { LABEL, machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type PoolPlan } from '@herd/planner';
+import { machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type PoolPlan } from '@herd/planner';
 import type { AptSource, NodeSession } from '@herd/proto';
-import type { Machine, Provider } from '@herd/provider';
+import { LABEL, type Machine, type Provider } from '@herd/provider';
 import type { Snapshot } from '@herd/source';
 import { systemClock, type Clock, type Logger, type MetricsRegistry } from '@herd/sys';
 import { kubeVersion } from '@herd/kubeadm';

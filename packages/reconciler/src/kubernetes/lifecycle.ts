@@ -18,7 +18,7 @@ import {
 } from '@herd/kubeadm';
 import { isDisruptive, planCluster, startNow, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type MemberObservation } from '@herd/planner';
 import { decodeOutputs, encodeArgs, operationDeadlineMs, type NodeSession, type OperationArgs, type OperationKind, type OperationOutputs } from '@herd/proto';
-import type { Machine, Provider } from '@herd/provider';
+import { LABEL, type Machine, type Provider } from '@herd/provider';
 import { parseDuration, type Clock, type Logger } from '@herd/sys';
 import { agentConverged, isControlPlane, LEASE, observeCluster, readApi, type ApiView } from './observe.js';
 
@@ -241,7 +241,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
    * server); with one, the first control plane's address. Once initialized, the kubeconfig's.
    */
   private async resolveEndpoint(cluster: Cluster, provider: Provider, machines: Machine[]): Promise<void> {
-    const controlPlanes = machines.filter((m) => m.labels['herd.dev/role'] === 'control-plane')
+    const controlPlanes = machines.filter((m) => m.labels[LABEL.role] === 'control-plane')
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
     const replicas = cluster.spec.controlPlane.replicas;
     let address = cluster.spec.kubernetes.controlPlaneEndpoint;
