@@ -17,7 +17,8 @@ import {
 import { createCA, issueClientCert, issueServerCert } from '@herd/pki';
 import { OPERATIONS, type OperationResult } from '@herd/proto';
 import { createLogger, nodeFileSystem, type Executor, type Logger } from '@herd/sys';
-import { FakeClock, FakeMachine } from '../converge/fakes.js';
+import { FakeMachine } from '../converge/fakes.js';
+import { FakeClock } from '../support.js';
 import { LogCapture } from '../coordinator/harness.js';
 import { apiServerBinaries } from '../kube/apiserver.js';
 
@@ -62,7 +63,7 @@ function setup(options: { dryRun?: boolean; logger?: Logger; lock?: Mutex } = {}
   const lock = options.lock ?? new Mutex();
   const logs = new LogCapture();
   const logger = options.logger ?? createLogger({ name: 'herd-agent', level: 'debug', destination: logs });
-  const clock = new FakeClock();
+  const clock = new FakeClock({ start: Date.parse('2026-01-01T00:00:00Z'), sleep: 'advances' });
   const events: string[] = [];
   /** Awaited before every command: lets a test make one take time. */
   const hooks = { beforeExec: async (_command: string) => {} };
@@ -355,7 +356,7 @@ test('against a real etcd on loopback (mutual TLS): etcd-members and etcd-member
   const gateway = httpsEtcdGateway(fs, { endpoint: clientUrl, timeoutMs: 2_000 });
   const runner = new OperationRunner({
     env: { exec: new FakeMachine().exec, fs, etcd: gateway }, store: new AgentState(fs, '/state'), lock: new Mutex(),
-    logger: createLogger({ name: 'herd-agent', level: 'silent' }), clock: new FakeClock(),
+    logger: createLogger({ name: 'herd-agent', level: 'silent' }), clock: new FakeClock({ start: Date.parse('2026-01-01T00:00:00Z'), sleep: 'advances' }),
   });
   const results: OperationResult[] = [];
   const operate = async (id: string, kind: string, args: Record<string, string> = {}) => {

@@ -9,12 +9,6 @@ import type { NodeSession } from '@herd/proto';
 import type { Clock } from '@herd/sys';
 import type { AgentChannel, NodeVersions, OperationOutcome } from '@herd/reconciler';
 
-/** Time that moves only when the code under test sleeps, and then at once: polling loops run without waiting. */
-export function manualClock(start = Date.parse('2026-03-01T12:00:00Z')): Clock {
-  let now = start;
-  return { now: () => now, sleep: async (ms) => { now += ms; } };
-}
-
 /** An admin kubeconfig as `kubeadm init` writes it, signed by a real self-signed CA. */
 export async function adminKubeconfig(server: string): Promise<{ text: string; caPem: string }> {
   const ca = await createCA('kubernetes');

@@ -16,8 +16,8 @@ import { OPERATIONS, ROUND_TRIP_MARGIN_MS } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import { nodeFileSystem, silentLogger } from '@herd/sys';
 import { ClusterLifecycle } from '@herd/reconciler';
-import { tempDir } from '../support.js';
-import { adminKubeconfig, caPin, FakeAgents, FakeKube, kubeNode, manualClock } from './lifecycle-fakes.js';
+import { FakeClock, tempDir } from '../support.js';
+import { adminKubeconfig, caPin, FakeAgents, FakeKube, kubeNode } from './lifecycle-fakes.js';
 
 const NAME = 'shop';
 
@@ -46,7 +46,7 @@ function clusterOf(s: Shape): Cluster {
 /** A cluster, its machines and agents, its API (when initialized), and a real ClusterLifecycle over them. */
 async function world(t: TestContext, s: Shape) {
   const log: string[] = [];
-  const clock = manualClock();
+  const clock = new FakeClock({ start: Date.parse('2026-03-01T12:00:00Z'), sleep: 'advances' });
   const cluster = clusterOf(s);
   const pools = poolsOf(cluster);
   const machines: Machine[] = s.machines.map((name, i) => ({

@@ -9,8 +9,8 @@ import { LABEL, ProviderError, ProviderUnavailableError, QuotaExceededError, Tra
 import { SecretStore } from '@herd/coordinator';
 import { MetricsRegistry, nodeFileSystem, silentLogger } from '@herd/sys';
 import { FakeCloud } from '../providers/fake-cloud.js';
-import { eventually, FakeClock, startTestCoordinator } from '../coordinator/harness.js';
-import { commit, git, tempDir } from '../support.js';
+import { startTestCoordinator } from '../coordinator/harness.js';
+import { commit, eventually, FakeClock, git, tempDir } from '../support.js';
 
 // A cloud's machines pull what they run, so Git pins the runtime's Debian packages too.
 const CLUSTER = (workers: number, sysctl = '1', version = '1.34.4') => `apiVersion: herd.dev/v1
@@ -203,7 +203,7 @@ function failingList(cloud: FakeCloud) {
 for (const error of [new TransientProviderError('the API is busy'), new QuotaExceededError('no room left'), new ProviderUnavailableError('not root')]) {
   test(`a ${error.name} is waited out: the cluster is left alone for a back-off that doubles up to its cap, and its status says why`, async (t) => {
     const { cloud, makeReconciler } = await world(t);
-    const clock = new FakeClock(Date.parse('2026-03-01T12:00:00Z'));
+    const clock = new FakeClock({ start: Date.parse('2026-03-01T12:00:00Z') });
     const { state, provider } = failingList(cloud);
     const reconciler = makeReconciler({ provider, clock, providerBackoff: { initialMs: 30_000, maxMs: 60_000 } });
     state.error = error;
@@ -245,7 +245,7 @@ test('a quota reached while creating backs off too: the next round creates nothi
   const { makeReconciler } = await world(t);
   const small = new FakeCloud(2);
   t.after(() => small.close());
-  const clock = new FakeClock(Date.parse('2026-03-01T12:00:00Z'));
+  const clock = new FakeClock({ start: Date.parse('2026-03-01T12:00:00Z') });
   const limited = makeReconciler({ provider: async () => small.provider(), clock });
   const first = (await limited.round()).clusters[0]!;
   assert.match(first.error ?? '', /quota of 2 machines reached/);
