@@ -10,7 +10,8 @@ import { Agent, AgentState, enroll, type Credentials } from '@herd/agent';
 import type { ConvergeEngine, RoundOptions, RoundReport } from '@herd/converge';
 import type { NodeSpec__Output } from '@herd/proto';
 import { createLogger, nodeFileSystem, systemClock } from '@herd/sys';
-import { createToken, eventually, LogCapture, startTestCoordinator, type TestCoordinator } from '../coordinator/harness.js';
+import { createToken, LogCapture, startTestCoordinator, type TestCoordinator } from '../coordinator/harness.js';
+import { eventually } from '../support.js';
 
 class FakeEngine implements ConvergeEngine {
   readonly rounds: { spec: NodeSpec__Output; dryRun: boolean }[] = [];

@@ -15,9 +15,10 @@ import {
   AgentState, httpsEtcdGateway, listMembers, Mutex, OperationRunner, redactSecrets, removeMember, type EtcdGateway,
 } from '@herd/agent';
 import { createCA, issueClientCert, issueServerCert } from '@herd/pki';
-import type { OperationResult } from '@herd/proto';
+import { OPERATIONS, type OperationResult } from '@herd/proto';
 import { createLogger, nodeFileSystem, type Executor, type Logger } from '@herd/sys';
-import { FakeClock, FakeMachine } from '../converge/fakes.js';
+import { FakeMachine } from '../converge/fakes.js';
+import { FakeClock } from '../support.js';
 import { LogCapture } from '../coordinator/harness.js';
 import { apiServerBinaries } from '../kube/apiserver.js';
 
@@ -62,7 +63,7 @@ function setup(options: { dryRun?: boolean; logger?: Logger; lock?: Mutex } = {}
   const lock = options.lock ?? new Mutex();
   const logs = new LogCapture();
   const logger = options.logger ?? createLogger({ name: 'herd-agent', level: 'debug', destination: logs });
-  const clock = new FakeClock();
+  const clock = new FakeClock({ start: Date.parse('2026-01-01T00:00:00Z'), sleep: 'advances' });
   const events: string[] = [];
   /** Awaited before every command: lets a test make one take time. */
   const hooks = { beforeExec: async (_command: string) => {} };
@@ -164,6 +165,21 @@ test('restart-kubelet reloads systemd, then restarts the kubelet', async () => {
   const failed = await w.operate('restart-kubelet');
   assert.equal(failed.ok, false);
   assert.match(failed.message, /Job for kubelet failed/);
+});
+
+test("a kind's commands share its timeout from OPERATIONS: each gets what is left, and none starts once it ran out", async () => {
+  const w = setup();
+  const timeouts: number[] = [];
+  w.hooks.beforeExec = async () => { w.clock.advance(OPERATIONS['restart-kubelet'].timeoutMs / 2 + 1); };
+  const exec = w.machine.exec.run.bind(w.machine.exec);
+  w.machine.exec.run = (command, args, opts) => { timeouts.push(opts?.timeoutMs ?? 0); return exec(command, args, opts); };
+  const result = await w.operate('restart-kubelet');
+  assert.equal(result.ok, true, result.message);
+  assert.deepEqual(timeouts, [OPERATIONS['restart-kubelet'].timeoutMs, OPERATIONS['restart-kubelet'].timeoutMs / 2 - 1]);
+  w.hooks.beforeExec = async () => { w.clock.advance(OPERATIONS['restart-kubelet'].timeoutMs); };
+  const late = await w.operate('restart-kubelet');
+  assert.equal(late.ok, false);
+  assert.match(late.message, /restart-kubelet ran out of its 120 s/);
 });
 
 test('kubeadm-reset resets a node that has /etc/kubernetes and removes the herd configs; a clean node only loses the configs', async () => {
@@ -340,7 +356,7 @@ test('against a real etcd on loopback (mutual TLS): etcd-members and etcd-member
   const gateway = httpsEtcdGateway(fs, { endpoint: clientUrl, timeoutMs: 2_000 });
   const runner = new OperationRunner({
     env: { exec: new FakeMachine().exec, fs, etcd: gateway }, store: new AgentState(fs, '/state'), lock: new Mutex(),
-    logger: createLogger({ name: 'herd-agent', level: 'silent' }), clock: new FakeClock(),
+    logger: createLogger({ name: 'herd-agent', level: 'silent' }), clock: new FakeClock({ start: Date.parse('2026-01-01T00:00:00Z'), sleep: 'advances' }),
   });
   const results: OperationResult[] = [];
   const operate = async (id: string, kind: string, args: Record<string, string> = {}) => {

@@ -9,7 +9,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { TestWorld, eventually, type Machine } from '../world/index.js';
+import { TestWorld, type Machine } from '../world/index.js';
+import { eventually, MACHINE_POLL } from '../support.js';
 import { buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator } from '../world/agent.js';
 import { nodeSpec } from '../converge/spec.js';
 
@@ -55,7 +56,7 @@ try {
   let started = performance.now();
   await runInstall(m, flags);
   const installMs = performance.now() - started;
-  await eventually(() => coordinator.nodes.isConnected(ref), 'the agent to connect');
+  await eventually(() => coordinator.nodes.isConnected(ref), 'the agent to connect', MACHINE_POLL);
   const enrolledMs = performance.now() - started;
   started = performance.now();
   await runInstall(m, flags);
@@ -70,7 +71,7 @@ try {
     units: [{ name: 'herd-idle.service', content: '[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n', enabled: true, running: true, restartOn: [] }],
   }));
   await eventually(() => Number(coordinator.nodes.sessions('idle').find((s) => s.nodeName === m.name)?.observedGeneration ?? 0) >= generation,
-    'the agent to converge its assignment', 180_000);
+    'the agent to converge its assignment', { ...MACHINE_POLL, timeoutMs: 180_000 });
 
   const pid = Number((await m.exec.run('systemctl', ['show', '-P', 'MainPID', 'herd-agent.service'])).stdout.trim());
   const first = await sample(m, pid);

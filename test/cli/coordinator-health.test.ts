@@ -9,8 +9,7 @@ import { once } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { MetricsRegistry, serveMetrics, silentLogger } from '@herd/sys';
-import { eventually } from '../coordinator/harness.js';
-import { commit, git, tempDir, writeTree } from '../support.js';
+import { commit, eventually, git, tempDir, writeTree } from '../support.js';
 
 const HERD = join(resolve(import.meta.dirname, '../..'), 'packages/cli/dist/main.js');
 
@@ -27,7 +26,7 @@ async function coordinator(t: TestContext, repo: string, ...extra: string[]) {
     const line = err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
     if (!line && child.exitCode !== null) throw new Error(`herd coordinator exited ${child.exitCode} without logging "${msg}": ${err}`);
     return line;
-  }, `"${msg}" in the coordinator's log`, 15_000);
+  }, `"${msg}" in the coordinator's log`, { timeoutMs: 15_000 });
   const port = (await logged('serving metrics')).port as number;
   const get = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${port}${path}`);
@@ -70,7 +69,7 @@ test('herd coordinator: /readyz turns 200 once the repository was read and the a
   const ready = await eventually(async () => {
     const r = await c.get('/readyz');
     return r.status === 200 ? r : undefined;
-  }, '/readyz to be 200', 15_000);
+  }, '/readyz to be 200', { timeoutMs: 15_000 });
   assert.equal(ready.body, 'ok\n');
   // The moment it is ready the first round starts: a signal then lands in it or just before it.
   const stopping = Date.now();
@@ -84,10 +83,10 @@ test('herd coordinator: ready, /livez and herd\'s metrics between rounds; SIGTER
   writeTree(repo, { 'README.md': 'a fleet with no cluster yet\n' });
   const c = await coordinator(t, repo, '--interval', '1s');
   // The agent listener is up once ready: its line was logged before the answer changed.
-  await eventually(async () => (await c.get('/readyz')).status === 200, '/readyz to be 200', 15_000);
+  await eventually(async () => (await c.get('/readyz')).status === 200, '/readyz to be 200', { timeoutMs: 15_000 });
   await c.logged('coordinator listening');
   assert.equal((await c.get('/livez')).status, 200);
-  await eventually(async () => /^herd_reconcile_last_round_timestamp_seconds [1-9]/m.test((await c.get('/metrics')).body), 'a round', 15_000);
+  await eventually(async () => /^herd_reconcile_last_round_timestamp_seconds [1-9]/m.test((await c.get('/metrics')).body), 'a round', { timeoutMs: 15_000 });
   c.child.kill('SIGTERM');
   assert.deepEqual(await c.exited, [0, null], c.stderr());
   await c.logged('stopping');

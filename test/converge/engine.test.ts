@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '@herd/sys';
 import { createEngine, type RoundReport } from '@herd/converge';
 import type { Condition, NodeSpec__Output } from '@herd/proto';
-import { FakeClock, FakeMachine } from './fakes.js';
+import { FakeMachine } from './fakes.js';
+import { FakeClock } from '../support.js';
 import { nodeSpec } from './spec.js';
 
 const UNIT = '[Unit]\nDescription=app\n[Service]\nExecStart=/usr/bin/app\n[Install]\nWantedBy=multi-user.target\n';
@@ -31,7 +32,7 @@ function setup() {
   machine.sysctl('vm.overcommit_memory', '0');
   machine.repository.set('alpha', ['1.0', '1.1']);
   machine.repository.set('beta', ['2.0']);
-  const clock = new FakeClock();
+  const clock = new FakeClock({ start: Date.parse('2026-01-01T00:00:00Z'), sleep: 'advances' });
   const engine = () => createEngine({ executor: machine.exec, fs: machine.fs, logger: silentLogger(), clock, stateDir: '/var/lib/herd' });
   return { machine, clock, engine: engine(), newEngine: engine };
 }

@@ -227,11 +227,3 @@ export class FakeMachine {
     return undefined;
   }
 }
-
-/** A clock that moves only when told to. */
-export class FakeClock {
-  constructor(private ms = Date.parse('2026-01-01T00:00:00Z')) {}
-  now = () => this.ms;
-  sleep = async (ms: number) => { this.ms += ms; };
-  advance(ms: number): void { this.ms += ms; }
-}

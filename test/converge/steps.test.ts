@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { silentLogger } from '@herd/sys';
 import { compareKernelReleases, createEngine, type RoundReport } from '@herd/converge';
 import type { NodeSpec__Output, Package__Output } from '@herd/proto';
-import { FakeClock, FakeMachine } from './fakes.js';
+import { FakeMachine } from './fakes.js';
+import { FakeClock } from '../support.js';
 import { nodeSpec } from './spec.js';
 
 function engineOn(machine: FakeMachine) {
-  return createEngine({ executor: machine.exec, fs: machine.fs, logger: silentLogger(), clock: new FakeClock(), stateDir: '/var/lib/herd' });
+  return createEngine({ executor: machine.exec, fs: machine.fs, logger: silentLogger(), clock: new FakeClock({ start: Date.parse('2026-01-01T00:00:00Z'), sleep: 'advances' }), stateDir: '/var/lib/herd' });
 }
 
 function pkg(name: string, version: string, extra: Partial<Package__Output> = {}): Package__Output {

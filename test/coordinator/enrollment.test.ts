@@ -6,7 +6,8 @@ import { CAHashMismatch, enroll, EnrollmentRefused } from '@herd/agent';
 import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js';
 import { caHash, createCA, createCsr, identityOf } from '@herd/pki';
 import { herdProto, PROTOCOL_VERSION } from '@herd/proto';
-import { createToken, FakeClock, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { createToken, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { FakeClock } from '../support.js';
 
 const clock = new FakeClock();
 let t: TestCoordinator;

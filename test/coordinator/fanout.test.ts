@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { issueClientCert } from '@herd/pki';
 import { herdProto, PROTOCOL_VERSION, type AgentMessage, type CoordinatorMessage__Output } from '@herd/proto';
-import { eventually, FakeClock, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { startTestCoordinator, type TestCoordinator } from './harness.js';
+import { eventually, FakeClock } from '../support.js';
 
 let t: TestCoordinator;
 const clock = new FakeClock();

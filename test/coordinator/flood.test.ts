@@ -19,7 +19,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { enroll } from '@herd/agent';
 import { connectAdmin, directoryStore } from '@herd/coordinator';
 import { nodeFileSystem } from '@herd/sys';
-import { eventually } from './harness.js';
+import { eventually } from '../support.js';
 
 const HERD = join(import.meta.dirname, '../../packages/cli/dist/main.js');
 const dirs: string[] = [];
@@ -91,7 +91,7 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const listening = await eventually(() => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; port?: number })
-    .find((l) => l.msg === 'coordinator listening'), 'the coordinator to listen', 15_000);
+    .find((l) => l.msg === 'coordinator listening'), 'the coordinator to listen', { timeoutMs: 15_000 });
   const port = listening.port!;
   const address = `127.0.0.1:${port}`;
   const admin = await connectAdmin({ address, store: directoryStore(stateDir, nodeFileSystem()) });
@@ -146,7 +146,7 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
     assert.equal(counts[String(Status.RESOURCE_EXHAUSTED)], 200, `grpc-status of the oversized requests: ${JSON.stringify(counts)}`);
 
     // Everything held is closed by the coordinator: handshakes after 10 s, TLS connections after 10 s without a byte from the client.
-    await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', 60_000)
+    await eventually(() => pending(raw) === 0 && pending(idle) === 0, 'every flood connection to be closed by the coordinator', { timeoutMs: 60_000 })
       .catch((e: Error) => {
         throw new Error(`${e.message}: raw ${open(raw)} open, ${pending(raw)} not closed; idle TLS ${open(idle)} open, ${pending(idle)} not closed`);
       });
@@ -169,7 +169,7 @@ test('a bounded flood without certificates: a real agent still enrolls, connecti
     console.log(`flood: coordinator sockets ${baseSockets} before, peak ${peakSockets}`);
     assert.ok(peakSockets - baseSockets <= 4 * 32 + 4096 + 4 * 16 + 50 + 16 + 64, `the coordinator held ${peakSockets - baseSockets} sockets more than before`);
     assert.ok(peakSockets - baseSockets >= 100, `the coordinator held only ${peakSockets - baseSockets} flood connections: the flood did not arrive`);
-    await eventually(async () => (await socketCount(child!.pid!)) <= baseSockets + 2, 'the coordinator to close every flood connection', 10_000);
+    await eventually(async () => (await socketCount(child!.pid!)) <= baseSockets + 2, 'the coordinator to close every flood connection', { timeoutMs: 10_000 });
 
     // And afterwards the coordinator serves as before.
     const later = await token('after-flood');

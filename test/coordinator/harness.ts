@@ -4,20 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAdmin, directoryStore, startCoordinator, type Coordinator, type CoordinatorOptions } from '@herd/coordinator';
-import { createLogger, nodeFileSystem, type Clock } from '@herd/sys';
-
-/** A clock the test moves by hand (sleep still waits for real, briefly). */
-export class FakeClock implements Clock {
-  constructor(public time = Date.now()) {}
-  now() { return this.time; }
-  advance(ms: number) { this.time += ms; }
-  async sleep(ms: number, signal?: AbortSignal) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, Math.min(ms, 20));
-      signal?.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-    });
-  }
-}
+import { createLogger, nodeFileSystem } from '@herd/sys';
 
 export class LogCapture {
   readonly lines: string[] = [];
@@ -68,15 +55,4 @@ export async function startTestCoordinator(options: Partial<CoordinatorOptions> 
 export async function createToken(t: TestCoordinator, request: { cluster: string; nodeName?: string; ttlSeconds?: number }) {
   const admin = await connectAdmin({ address: t.address, store: t.store });
   try { return await admin.createToken(request); } finally { admin.close(); }
-}
-
-/** Polls `check` until it returns a truthy value; fails after `timeoutMs` (a hang guard, not a timing assertion). */
-export async function eventually<T>(check: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

@@ -11,7 +11,8 @@ import { credentials, status as Status, type ServiceError } from '@grpc/grpc-js'
 import { connectAdmin } from '@herd/coordinator';
 import { enroll, EnrollmentRefused, type Credentials } from '@herd/agent';
 import { herdProto, PROTOCOL_VERSION, type AgentMessage, type CoordinatorMessage__Output } from '@herd/proto';
-import { createToken, eventually, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { createToken, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { eventually } from '../support.js';
 
 const HERD = join(import.meta.dirname, '../../packages/cli/dist/main.js');
 let t: TestCoordinator;

@@ -13,7 +13,8 @@ import type { ConvergeEngine, RoundReport } from '@herd/converge';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type Hello__Output } from '@herd/proto';
 import { createLogger, nodeFileSystem, systemClock, type Executor } from '@herd/sys';
 import { FakeMachine } from '../converge/fakes.js';
-import { createToken, eventually, FakeClock, LogCapture, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { createToken, LogCapture, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { eventually, FakeClock } from '../support.js';
 
 const CONFIG = 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nbootstrapTokens:\n- token: abcdef.0123456789abcdef\n';
 const KUBECONFIG = 'apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: c2VjcmV0LWFkbWluLWtleQ==\n';

@@ -6,7 +6,8 @@ import { credentials, makeGenericClientConstructor, Metadata, status as Status, 
 import { enroll, type Credentials } from '@herd/agent';
 import { createCA, issueClientCert } from '@herd/pki';
 import { herdProto, PROTOCOL_VERSION, type AgentMessage, type CoordinatorMessage__Output } from '@herd/proto';
-import { createToken, eventually, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { createToken, startTestCoordinator, type TestCoordinator } from './harness.js';
+import { eventually } from '../support.js';
 
 let t: TestCoordinator;
 let nodeA: Credentials;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { SessionRegistry, type SessionSink } from '@herd/coordinator';
 import { PROTOCOL_VERSION, type CoordinatorMessage, type Hello__Output } from '@herd/proto';
 import { MetricsRegistry, silentLogger } from '@herd/sys';
-import { FakeClock } from './harness.js';
+import { FakeClock } from '../support.js';
 
 /** Records what a session sent; `stalled` never confirms a write, like a peer that stopped reading. */
 class RecordingSink implements SessionSink {

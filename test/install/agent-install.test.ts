@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createExecutor } from '@herd/sys';
-import { TestWorld, eventually, type Machine } from '../world/index.js';
+import { TestWorld, type Machine } from '../world/index.js';
+import { eventually, MACHINE_POLL } from '../support.js';
 import { testSshKey } from '../world/ssh.js';
 import {
   ARTIFACT_IN_MACHINE, buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator, TOKEN_SOURCE_IN_MACHINE,
@@ -35,7 +36,7 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   const first = await runInstall(m, flags);
   assert.match(first.stdout, /installed/);
   assert.match(first.stdout, /started herd-agent\.service/);
-  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent to enroll and connect');
+  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent to enroll and connect', MACHINE_POLL);
   assert.equal(await active(m), true);
   assert.equal((await m.exec.run('systemctl', ['is-enabled', 'herd-agent.service'])).stdout.trim(), 'enabled');
   assert.match((await m.exec.run('journalctl', ['-u', 'herd-agent', '--no-pager', '-o', 'cat'])).stdout, /enrolled/, 'logs go to the journal');
@@ -51,7 +52,7 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
 
   await rm(join(m.rootfs, TOKEN_SOURCE_IN_MACHINE)); // the caller's copy, as a provider removes its staging directory
   // Once enrolled the token is nowhere: its file is deleted, and it was in no unit, file or command line.
-  await eventually(async () => !existsSync(join(m.rootfs, 'etc/herd/agent.token')), 'the agent to delete its token file');
+  await eventually(async () => !existsSync(join(m.rootfs, 'etc/herd/agent.token')), 'the agent to delete its token file', MACHINE_POLL);
   const searched = ['/etc', '/opt/herd', '/root', '/var/lib/herd-agent', '/run/systemd', '/usr/local/bin'];
   const found = await m.exec.run('grep', ['-rlF', token, ...searched], { allowFailure: true });
   assert.equal(found.stdout, '', `files holding the token: ${found.stdout}`);
@@ -65,8 +66,8 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   assert.equal(await active(m), true);
   assert.notEqual(await mainPid(m), pid);
   await m.exec.run('systemctl', ['kill', '--kill-who=main', '--signal=KILL', 'herd-agent.service']);
-  await eventually(async () => (await active(m)) && (await mainPid(m)) !== pid, 'systemd to restart the killed agent');
-  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent to reconnect with its stored credentials');
+  await eventually(async () => (await active(m)) && (await mainPid(m)) !== pid, 'systemd to restart the killed agent', MACHINE_POLL);
+  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent to reconnect with its stored credentials', MACHINE_POLL);
 
   // A newer artifact upgrades in place, keeping the recorded settings.
   await appendFile(join(m.rootfs, ARTIFACT_IN_MACHINE, 'herd-agent.mjs'), '\n// a newer build\n');
@@ -78,7 +79,7 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   assert.equal(await readFile(join(m.rootfs, 'opt/herd/agent/VERSION'), 'utf8'), '0.1.1+test\n');
   assert.notEqual(await mainPid(m), before);
   assert.equal(await active(m), true);
-  await eventually(async () => coordinator.nodes.isConnected(ref), 'the upgraded agent to reconnect');
+  await eventually(async () => coordinator.nodes.isConnected(ref), 'the upgraded agent to reconnect', MACHINE_POLL);
   assert.match((await m.exec.run('herd-agent', ['--version'])).stdout, /herd-agent/);
 
   // --move, as the providers run it (their copy is throwaway): changed files are renamed into
@@ -92,7 +93,7 @@ test('install-agent.sh installs the agent as a systemd service that enrolls, is 
   assert.equal(owners.stdout, '/opt/herd/agent/herd-agent.mjs 644 0:0\n/opt/herd/agent/VERSION 644 0:0\n');
   assert.equal(existsSync(join(m.rootfs, ARTIFACT_IN_MACHINE, 'herd-agent.mjs')), false, 'the changed bundle was moved');
   assert.equal(existsSync(join(m.rootfs, ARTIFACT_IN_MACHINE, 'node')), true, 'the unchanged runtime was left');
-  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent installed with --move to reconnect');
+  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent installed with --move to reconnect', MACHINE_POLL);
 });
 
 test('install-agent.sh refuses a first install without settings and bad values before changing anything; --no-start only enables', async (t) => {
@@ -138,5 +139,5 @@ test('install-agent.sh works the same over SSH (as the static provider runs it)'
   const flags = await installFlags(coordinator, ref, m);
   const install = await host.run('ssh', [...options, `root@${m.address}`, 'bash', `${ARTIFACT_IN_MACHINE}/install-agent.sh`, ...flags]);
   assert.match(install.stdout, /installed/);
-  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent installed over SSH to connect');
+  await eventually(async () => coordinator.nodes.isConnected(ref), 'the agent installed over SSH to connect', MACHINE_POLL);
 });

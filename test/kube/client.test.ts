@@ -5,11 +5,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpsRequest } from 'node:https';
 import { createServer, type Socket } from 'node:net';
-import { systemClock, type Clock } from '@herd/sys';
 import {
   BOOTSTRAP_TOKEN_PATTERN, CORDONED_ANNOTATION, DrainBlockedError, DrainTimeoutError, KubeClient, KubeError, type Kubeconfig,
 } from '@herd/kube';
 import { startApiServer } from './apiserver.js';
+import { FakeClock } from '../support.js';
 
 const MERGE = { contentType: 'application/merge-patch+json' };
 const NS = 'herd-test';
@@ -229,8 +229,8 @@ test('KubeClient against a real kube-apiserver', async (t) => {
   });
 
   await t.test('leases: one holder at a time, renewal, expiry and takeover', async () => {
-    const clockA = manualClock();
-    const clockB = manualClock();
+    const clockA = new FakeClock({ sleep: 'real' });
+    const clockB = new FakeClock({ sleep: 'real' });
     const a = new KubeClient(config, { clock: clockA });
     const b = new KubeClient(config, { clock: clockB });
     t.after(() => { a.close(); b.close(); });
@@ -264,7 +264,7 @@ test('KubeClient against a real kube-apiserver', async (t) => {
   });
 
   await t.test('leases: of two coordinators racing, exactly one wins (409 on create and on update)', async () => {
-    const clock = manualClock();
+    const clock = new FakeClock({ sleep: 'real' });
     const a = new KubeClient(config, { clock });
     const b = new KubeClient(config, { clock });
     t.after(() => { a.close(); b.close(); });
@@ -362,11 +362,6 @@ function fakeKubelet(t: TestContext, kube: KubeClient): { deleted: string[] } {
   })();
   t.after(async () => { running = false; await loop; });
   return { deleted };
-}
-
-function manualClock(): Clock & { advance(ms: number): void } {
-  let offset = 0;
-  return { now: () => Date.now() + offset, sleep: systemClock.sleep, advance: (ms) => { offset += ms; } };
 }
 
 /** POST a SelfSubjectReview with a bearer token: who the API server takes the token for. */

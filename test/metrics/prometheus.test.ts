@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { Agent, AgentMetrics, AgentState, enroll } from '@herd/agent';
 import type { ConvergeEngine, RoundReport } from '@herd/converge';
 import { createLogger, MetricsRegistry, nodeFileSystem, serveMetrics, silentLogger, systemClock, type MetricsServer } from '@herd/sys';
-import { createToken, eventually, LogCapture, startTestCoordinator, type TestCoordinator } from '../coordinator/harness.js';
+import { createToken, LogCapture, startTestCoordinator, type TestCoordinator } from '../coordinator/harness.js';
+import { eventually } from '../support.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const HERD = join(ROOT, 'packages/cli/dist/main.js');
@@ -54,7 +55,7 @@ function start(args: string[], t: { after(fn: () => unknown): void }) {
     log: (msg: string) => eventually(() => {
       if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${err}`);
       return err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === msg);
-    }, `"${msg}" from ${args[0]}`, 15_000),
+    }, `"${msg}" from ${args[0]}`, { timeoutMs: 15_000 }),
   };
 }
 
@@ -150,9 +151,9 @@ test('Prometheus scrapes the coordinators and agents, finds every series, and lo
     const result = await query(expr).catch(() => []);
     const v = result.length === 1 ? Number(result[0]!.value[1]) : NaN;
     return ok(v) ? { v } : undefined;
-  }, `Prometheus to see ${expr}`, 20_000).then((r) => r.v);
+  }, `Prometheus to see ${expr}`, { timeoutMs: 20_000 }).then((r) => r.v);
 
-  await eventually(async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`).catch(() => undefined))?.ok, 'Prometheus to be ready', 20_000);
+  await eventually(async () => (await fetch(`http://127.0.0.1:${promPort}/-/ready`).catch(() => undefined))?.ok, 'Prometheus to be ready', { timeoutMs: 20_000 });
   assert.equal(await value('count(up == 1)', (v) => v === 4), 4, 'every target is up');
 
   // Agents connected: both of this test's, counted by the coordinator.
@@ -184,7 +185,7 @@ test('Prometheus scrapes the coordinators and agents, finds every series, and lo
   await eventually(async () => {
     const { alerts } = await api('/api/v1/alerts') as { alerts: { labels: Record<string, string>; state: string }[] };
     return alerts.find((a) => a.labels.alertname === 'HerdCommitRefused' && a.labels.job === 'fleet' && a.state === 'pending');
-  }, 'the HerdCommitRefused alert to be pending', 20_000);
+  }, 'the HerdCommitRefused alert to be pending', { timeoutMs: 20_000 });
   // Every example rule loaded and evaluates without error against the real series.
   type Rules = { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
   const rules = (await api('/api/v1/rules') as Rules).groups.flatMap((g) => g.rules);
@@ -192,5 +193,5 @@ test('Prometheus scrapes the coordinators and agents, finds every series, and lo
     ['HerdAgentRoundsFailing', 'HerdClusterUnhealthy', 'HerdCommitRefused', 'HerdNodesDisconnected', 'HerdRolloutHalted']);
   await eventually(async () => {
     return (await api('/api/v1/rules') as Rules).groups.flatMap((g) => g.rules).every((r) => r.health === 'ok');
-  }, 'every rule to have been evaluated without error', 20_000);
+  }, 'every rule to have been evaluated without error', { timeoutMs: 20_000 });
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadRepository, type Cluster } from '@herd/api';
-import { LABEL, buildNodeSpec, machineLabels, orphanedMachines, poolsOf, type ObservedMachine } from '@herd/planner';
+import { buildNodeSpec, machineLabels, orphanedMachines, poolsOf, type ObservedMachine } from '@herd/planner';
+import { LABEL } from '@herd/provider';
 
 function cluster(spec: string): Cluster {
   const repo = loadRepository([{ path: 'clusters/c.yaml', text: `apiVersion: herd.dev/v1\nkind: Cluster\nmetadata: { name: c }\nspec:\n  kubernetes: { version: 1.34.2 }\n${spec}` }]);

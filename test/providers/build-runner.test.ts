@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@herd/sys';
 import { scriptBuildRunner } from '@herd/provider-local';
-import { eventually } from '../world/index.js';
+import { eventually, MACHINE_POLL } from '../support.js';
 
 /** Every process as [pid, process group, command line], from /proc. */
 async function processes(): Promise<[number, number, string[]][]> {
@@ -30,12 +30,12 @@ test('an aborted Kubernetes build ends with its whole process group, and says it
   const stop = new AbortController();
   const outcome = run('v1.34.4', () => {}, stop.signal).then(() => 'finished', (e: Error) => e.message);
   // Begun: the script holds the cache's lock (its Go steps start right after).
-  await eventually(() => access(join(cache, 'kubernetes', '.lock')).then(() => true), 'the build to take its lock', 30_000);
+  await eventually(() => access(join(cache, 'kubernetes', '.lock')).then(() => true), 'the build to take its lock', { ...MACHINE_POLL, timeoutMs: 30_000 });
   const script = (await processes()).find(([, , cmd]) => cmd[0] === 'bash' && cmd[1]?.endsWith('scripts/build-kubernetes.sh') && cmd.includes(cache));
   assert.ok(script, 'the build script runs');
   const [pid, group] = script;
   assert.equal(group, pid, 'the build leads a process group of its own');
   stop.abort();
   assert.match(await outcome, /stopped: herd is shutting down/);
-  await eventually(async () => !(await processes()).some(([, pgrp]) => pgrp === group), 'every process of the build to end', 10_000);
+  await eventually(async () => !(await processes()).some(([, pgrp]) => pgrp === group), 'every process of the build to end', { ...MACHINE_POLL, timeoutMs: 10_000 });
 });

@@ -10,7 +10,8 @@ import type { StaticProviderSpec } from '@herd/api';
 import { HostKeyMismatchError, MachineNotFoundError, ProviderUnavailableError, QuotaExceededError, TransientProviderError, createProvider } from '@herd/provider';
 import { StaticProvider } from '@herd/provider-static'; // registers kind static, too
 import { createExecutor, silentLogger } from '@herd/sys';
-import { TestWorld, eventually, type Machine } from '../world/index.js';
+import { TestWorld, type Machine } from '../world/index.js';
+import { eventually, MACHINE_POLL } from '../support.js';
 import { buildAgentArtifact, startBridgeCoordinator } from '../world/agent.js';
 import { providerConformance } from './conformance.js';
 
@@ -100,7 +101,7 @@ describe('static provider', () => {
     await p.create({ name, labels: { 'herd.dev/cluster': CLUSTER, 'herd.dev/pool': 'workers' }, shape: {} });
     const { token } = await coordinator.tokens.create({ cluster: CLUSTER, node: name, ttlMs: 10 * 60_000 });
     await p.installAgent(name, { artifactDir: artifact, coordinator: coordinator.address, caHash: coordinator.caHash, token });
-    await eventually(async () => coordinator.nodes.isConnected({ cluster: CLUSTER, node: name }), 'the agent installed over SSH to enroll and connect');
+    await eventually(async () => coordinator.nodes.isConnected({ cluster: CLUSTER, node: name }), 'the agent installed over SSH to enroll and connect', MACHINE_POLL);
     assert.equal((await m.exec.run('systemctl', ['is-enabled', 'herd-agent.service'])).stdout.trim(), 'enabled');
     const leftovers = (await m.exec.run('sh', ['-c', 'ls -d /var/tmp/herd-agent.* 2>/dev/null || true'])).stdout.trim();
     assert.equal(leftovers, '', 'the artifact copy is removed');

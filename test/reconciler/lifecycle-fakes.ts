@@ -9,12 +9,6 @@ import type { NodeSession } from '@herd/proto';
 import type { Clock } from '@herd/sys';
 import type { AgentChannel, NodeVersions, OperationOutcome } from '@herd/reconciler';
 
-/** Time that moves only when the code under test sleeps, and then at once: polling loops run without waiting. */
-export function manualClock(start = Date.parse('2026-03-01T12:00:00Z')): Clock {
-  let now = start;
-  return { now: () => now, sleep: async (ms) => { now += ms; } };
-}
-
 /** An admin kubeconfig as `kubeadm init` writes it, signed by a real self-signed CA. */
 export async function adminKubeconfig(server: string): Promise<{ text: string; caPem: string }> {
   const ca = await createCA('kubernetes');
@@ -106,7 +100,7 @@ type Answer = (node: string, args: Record<string, string>) => Partial<OperationO
 /** The coordinator's agents: sessions the test controls, operations answered per kind. */
 export class FakeAgents implements AgentChannel {
   readonly sessionMap = new Map<string, NodeSession>();
-  readonly ops: { node: string; kind: string; args: Record<string, string> }[] = [];
+  readonly ops: { node: string; kind: string; args: Record<string, string>; timeoutMs: number }[] = [];
   /** The versions each machine's latest assignment installs. */
   readonly installed = new Map<string, NodeVersions>();
   readonly answers: Record<string, Answer> = {};
@@ -135,14 +129,14 @@ export class FakeAgents implements AgentChannel {
     return [...this.sessionMap.values()];
   }
 
-  async operate(ref: { node: string }, op: { kind: string; args?: Record<string, string> }): Promise<OperationOutcome> {
+  async operate(ref: { node: string }, op: { kind: string; args?: Record<string, string> }, options: { timeoutMs: number }): Promise<OperationOutcome> {
     const args = op.args ?? {};
     // etcd-members is asked in every round (observation), not as a step: it stays out of the log.
     if (op.kind !== 'etcd-members') {
       const short = Object.entries(args).filter(([, v]) => !v.includes('\n')).map(([k, v]) => ` ${k}=${v}`).join('');
       this.log.push(`op ${ref.node} ${op.kind}${short}`);
     }
-    this.ops.push({ node: ref.node, kind: op.kind, args });
+    this.ops.push({ node: ref.node, kind: op.kind, args, timeoutMs: options.timeoutMs });
     const answer = this.answers[op.kind]?.(ref.node, args) ?? {};
     return { ok: true, message: '', outputs: {}, ...answer };
   }

@@ -12,11 +12,12 @@ import { SecretStore } from '@herd/coordinator';
 import type { KubeClient } from '@herd/kube';
 import { DEFAULT_PLATFORM } from '@herd/kubeadm';
 import { machineLabels, poolsOf, type ClusterAction, type ClusterPlan } from '@herd/planner';
+import { OPERATIONS, ROUND_TRIP_MARGIN_MS } from '@herd/proto';
 import type { Machine, Provider } from '@herd/provider';
 import { nodeFileSystem, silentLogger } from '@herd/sys';
 import { ClusterLifecycle } from '@herd/reconciler';
-import { tempDir } from '../support.js';
-import { adminKubeconfig, caPin, FakeAgents, FakeKube, kubeNode, manualClock } from './lifecycle-fakes.js';
+import { FakeClock, tempDir } from '../support.js';
+import { adminKubeconfig, caPin, FakeAgents, FakeKube, kubeNode } from './lifecycle-fakes.js';
 
 const NAME = 'shop';
 
@@ -45,7 +46,7 @@ function clusterOf(s: Shape): Cluster {
 /** A cluster, its machines and agents, its API (when initialized), and a real ClusterLifecycle over them. */
 async function world(t: TestContext, s: Shape) {
   const log: string[] = [];
-  const clock = manualClock();
+  const clock = new FakeClock({ start: Date.parse('2026-03-01T12:00:00Z'), sleep: 'advances' });
   const cluster = clusterOf(s);
   const pools = poolsOf(cluster);
   const machines: Machine[] = s.machines.map((name, i) => ({
@@ -107,7 +108,9 @@ test('bootstrap: kubeadm init on the converged control plane; its admin kubeconf
   assert.equal(w.lifecycle.status().initialized, false);
 
   assert.deepEqual(await w.run(plan), ['op cp1 kubeadm-init', 'kube client for https://10.0.0.1:6443']);
-  const config = w.agents.ops.find((o) => o.kind === 'kubeadm-init')!.args.config!;
+  const init = w.agents.ops.find((o) => o.kind === 'kubeadm-init')!;
+  assert.equal(init.timeoutMs, OPERATIONS['kubeadm-init'].timeoutMs + ROUND_TRIP_MARGIN_MS, "the agent's timeout for the kind and the round trip");
+  const config = init.args.config!;
   assert.match(config, /kind: InitConfiguration/);
   assert.match(config, /controlPlaneEndpoint: 10\.0\.0\.1:6443/);
 

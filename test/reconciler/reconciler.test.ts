@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { GitSource } from '@herd/source';
 import { Reconciler, type FleetStatus, type ReconcilerOptions } from '@herd/reconciler';
-import { LABEL } from '@herd/planner';
+import { LABEL, ProviderError, ProviderUnavailableError, QuotaExceededError, TransientProviderError, type Provider } from '@herd/provider';
 import { SecretStore } from '@herd/coordinator';
 import { MetricsRegistry, nodeFileSystem, silentLogger } from '@herd/sys';
 import { FakeCloud } from '../providers/fake-cloud.js';
-import { eventually, startTestCoordinator } from '../coordinator/harness.js';
-import { commit, git, tempDir } from '../support.js';
+import { startTestCoordinator } from '../coordinator/harness.js';
+import { commit, eventually, FakeClock, git, tempDir } from '../support.js';
 
 // A cloud's machines pull what they run, so Git pins the runtime's Debian packages too.
 const CLUSTER = (workers: number, sysctl = '1', version = '1.34.4') => `apiVersion: herd.dev/v1
@@ -183,6 +183,90 @@ test('a provider failure is reported on its cluster and does not stop the loop',
   assert.equal(status.clusters[0]!.converged, false);
   assert.equal(small.machines.size, 2);
   assert.equal(cloud.machines.size, 0);
+});
+
+/** The fake cloud's provider with `list` failing as told; `lists` counts the rounds' first call, list({}). */
+function failingList(cloud: FakeCloud) {
+  const provider = cloud.provider();
+  const state = { lists: 0, error: undefined as Error | undefined };
+  const failing: Provider = {
+    ...provider,
+    list: async (selector) => {
+      if (Object.keys(selector).length === 0) state.lists++;
+      if (state.error) throw state.error;
+      return provider.list(selector);
+    },
+  };
+  return { state, provider: async () => failing };
+}
+
+for (const error of [new TransientProviderError('the API is busy'), new QuotaExceededError('no room left'), new ProviderUnavailableError('not root')]) {
+  test(`a ${error.name} is waited out: the cluster is left alone for a back-off that doubles up to its cap, and its status says why`, async (t) => {
+    const { cloud, makeReconciler } = await world(t);
+    const clock = new FakeClock({ start: Date.parse('2026-03-01T12:00:00Z') });
+    const { state, provider } = failingList(cloud);
+    const reconciler = makeReconciler({ provider, clock, providerBackoff: { initialMs: 30_000, maxMs: 60_000 } });
+    state.error = error;
+    const first = (await reconciler.round()).clusters[0]!;
+    assert.equal(state.lists, 1);
+    assert.deepEqual(first.backoff, { until: '2026-03-01T12:00:30.000Z', failures: 1, reason: `${error.name}: ${error.message}`, error: `cannot list machines: ${error.message}` });
+    assert.equal(first.converged, false);
+    assert.match(first.reason, new RegExp(`provider backing off until 2026-03-01T12:00:30.000Z \\(1 failed round\\): ${error.name}: ${error.message}`));
+
+    clock.advance(29_999);
+    const waiting = (await reconciler.round()).clusters[0]!;
+    assert.equal(state.lists, 1, 'not asked again before the back-off ends');
+    assert.deepEqual(waiting.backoff, first.backoff);
+    assert.match(waiting.reason, /provider backing off until 2026-03-01T12:00:30\.000Z/);
+    assert.match(waiting.error ?? '', /cannot list machines/, "the failure that started the wait stays in the status");
+
+    const waits: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      clock.time = Date.parse(reconciler.status!.clusters[0]!.backoff!.until);
+      await reconciler.round();
+      waits.push(reconciler.status!.clusters[0]!.backoff!.until);
+    }
+    assert.equal(state.lists, 4);
+    assert.deepEqual(waits, ['2026-03-01T12:01:30.000Z', '2026-03-01T12:02:30.000Z', '2026-03-01T12:03:30.000Z'], 'doubled once (60 s), then held at the cap');
+    assert.equal(reconciler.status!.clusters[0]!.backoff!.failures, 4);
+
+    state.error = undefined;
+    clock.time = Date.parse(waits.at(-1)!);
+    const recovered = (await reconciler.round()).clusters[0]!;
+    assert.equal(state.lists, 5);
+    assert.equal(recovered.backoff, undefined);
+    assert.doesNotMatch(recovered.reason, /backing off/);
+    await reconciler.round();
+    assert.equal(state.lists, 6, 'asked every round again');
+  });
+}
+
+test('a quota reached while creating backs off too: the next round creates nothing until the wait is over', async (t) => {
+  const { makeReconciler } = await world(t);
+  const small = new FakeCloud(2);
+  t.after(() => small.close());
+  const clock = new FakeClock({ start: Date.parse('2026-03-01T12:00:00Z') });
+  const limited = makeReconciler({ provider: async () => small.provider(), clock });
+  const first = (await limited.round()).clusters[0]!;
+  assert.match(first.error ?? '', /quota of 2 machines reached/);
+  assert.equal(first.backoff?.until, '2026-03-01T12:00:10.000Z', 'the default back-off starts at 10 s');
+  assert.equal(first.machines.length, 2);
+  const second = (await limited.round()).clusters[0]!;
+  assert.equal(second.backoff?.failures, 1);
+  assert.equal(second.machines.length, 2, 'the machines as last listed');
+});
+
+test('any other error is tried again the next round, with no back-off', async (t) => {
+  const { cloud, makeReconciler } = await world(t);
+  const { state, provider } = failingList(cloud);
+  const reconciler = makeReconciler({ provider, clock: new FakeClock() });
+  state.error = new ProviderError('something else');
+  for (let round = 1; round <= 3; round++) {
+    const status = (await reconciler.round()).clusters[0]!;
+    assert.equal(state.lists, round);
+    assert.equal(status.backoff, undefined);
+    assert.equal(status.error, 'cannot list machines: something else');
+  }
 });
 
 test('a coordinator that starts on a broken commit keeps the last good one it recorded in force', async (t) => {

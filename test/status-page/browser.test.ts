@@ -17,7 +17,8 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { fleetView, type FleetStatus } from '@herd/reconciler';
 import { newToken, serveStatusPage } from '@herd/status-page';
 import { silentLogger } from '@herd/sys';
-import { TestWorld, eventually, type Machine } from '../world/index.js';
+import { TestWorld, type Machine } from '../world/index.js';
+import { eventually, MACHINE_POLL } from '../support.js';
 import { buildAgentArtifact, copyArtifact, installFlags, runInstall, startBridgeCoordinator } from '../world/agent.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -62,7 +63,7 @@ test('the status page shows the fleet in a real browser and follows it live', as
     await copyArtifact(m, artifact);
     await runInstall(m, flags);
   }));
-  await eventually(() => machines.every((m) => coordinator.nodes.isConnected({ cluster: CLUSTER, node: m.name })), 'both agents to connect');
+  await eventually(() => machines.every((m) => coordinator.nodes.isConnected({ cluster: CLUSTER, node: m.name })), 'both agents to connect', MACHINE_POLL);
 
   // The page over the coordinator's live sessions, pushed again on every session event as `herd coordinator` does.
   const status = recorded(machines);

@@ -37,20 +37,6 @@ import { mountsUnder, sweepAbandonedWorlds, NETWORK_FILE, OWNER_FILE, WORLD_PREF
 export { Machine, Bridge, AptRepository };
 export { sweepAbandonedWorlds };
 
-/**
- * Polls `check` (every 250 ms; a throw counts as not yet) until it returns something truthy.
- * A guard against hanging on a machine that never gets there, not a timing assertion.
- */
-export async function eventually<T>(check: () => Promise<T> | T, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve().then(check).catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 /** Where a test registers teardown: a node:test TestContext, or `{ after }` from node:test. */
 export interface AfterHook {
   after(fn: () => Promise<void>): void;

@@ -1,5 +1,8 @@
 import { request } from 'node:https';
+import type { EtcdMember } from '@herd/proto';
 import type { FileSystem } from '@herd/sys';
+
+export type { EtcdMember };
 
 /**
  * etcd's JSON gateway on a control-plane node (POST /v3/...), behind an interface so the
@@ -7,15 +10,6 @@ import type { FileSystem } from '@herd/sys';
  */
 export interface EtcdGateway {
   post(path: string, body: string): Promise<string>;
-}
-
-export interface EtcdMember {
-  /** uint64, as the decimal string the gateway sends (a JS number would lose digits). */
-  id: string;
-  /** Empty for a member added but not started yet. */
-  name: string;
-  peerURLs: string[];
-  clientURLs: string[];
 }
 
 export interface HttpsEtcdGatewayOptions {

@@ -1,5 +1,7 @@
-// What each operation kind does on the node (docs/agent-operations.md). Commands and files
+// What each operation kind does on the node (docs/agent-operations.md); kinds, arguments,
+// outputs and timeouts are @herd/proto's OPERATIONS. Commands and files
 // go through the injected Executor and FileSystem, so every kind is tested with fakes.
+import { OPERATIONS, type OperationArgs, type OperationKind, type OperationOutputs } from '@herd/proto';
 import type { Clock, Executor, FileSystem, Logger } from '@herd/sys';
 import { listMembers, removeMember, type EtcdGateway } from './etcd-gateway.js';
 
@@ -13,35 +15,41 @@ export interface OperationEnvironment {
 export interface OperationContext extends OperationEnvironment {
   logger: Logger;
   clock: Clock;
+  /** What is left of the kind's timeout in OPERATIONS: every command runs within it. */
+  budget: Budget;
 }
 
-export interface OperationDone {
+export interface OperationDone<Outputs = Record<string, never>> {
   message: string;
-  outputs?: Record<string, string>;
+  outputs: Outputs;
   /** Runs after the result is persisted and sent (a reboot must not take the result down with it). */
   afterSent?: () => Promise<void>;
 }
 
-export type OperationHandler = (args: Readonly<Record<string, string>>, ctx: OperationContext) => Promise<OperationDone>;
+/** What a kind does with its decoded arguments. */
+export type OperationHandler<K extends OperationKind> = (args: OperationArgs<K>, ctx: OperationContext) => Promise<OperationDone<OperationOutputs<K>>>;
 
-/** An operation's arguments are wrong: the coordinator's bug, answered ok=false without running anything. */
-export class OperationArgumentError extends Error {
-  override readonly name = 'OperationArgumentError';
-}
+export type OperationHandlers = { readonly [K in OperationKind]: OperationHandler<K> };
+
+/** The milliseconds a command may take now: what is left of the operation's timeout, at most `capMs`. */
+export type Budget = (capMs?: number) => number;
 
 export const KUBEADM_CONFIG_DIR = '/etc/herd/kubeadm';
 export const ADMIN_KUBECONFIG = '/etc/kubernetes/admin.conf';
 export const KUBELET_KUBECONFIG = '/etc/kubernetes/kubelet.conf';
-/** kubeadm init, join and upgrade pull images and wait for static pods. */
-export const LONG_TIMEOUT_MS = 20 * 60_000;
-export const SHORT_TIMEOUT_MS = 2 * 60_000;
+/** `kubeadm config validate` answers in seconds; it gets no more than this of a kind's timeout. */
+export const VALIDATE_TIMEOUT_MS = 2 * 60_000;
 /** Time for the result to leave the machine before it goes down. */
 export const REBOOT_DELAY_MS = 1_000;
 
-function required(args: Readonly<Record<string, string>>, name: string, kind: string): string {
-  const value = args[name];
-  if (!value) throw new OperationArgumentError(`${kind} needs the argument ${name}`);
-  return value;
+/** A budget counted from now on `clock`: a command that would start after the timeout fails instead. */
+export function operationBudget(kind: OperationKind, clock: Clock): Budget {
+  const deadline = clock.now() + OPERATIONS[kind].timeoutMs;
+  return (capMs = Infinity) => {
+    const left = deadline - clock.now();
+    if (left <= 0) throw new Error(`${kind} ran out of its ${OPERATIONS[kind].timeoutMs / 1000} s`);
+    return Math.min(capMs, left);
+  };
 }
 
 /** Writes a kubeadm configuration (0600: it may hold a token) and has kubeadm validate it before use. */
@@ -49,7 +57,7 @@ async function kubeadmConfig(ctx: OperationContext, name: string, text: string):
   const path = `${KUBEADM_CONFIG_DIR}/${name}.yaml`;
   await ctx.fs.mkdirp(KUBEADM_CONFIG_DIR, 0o700);
   await ctx.fs.writeAtomic(path, text, { mode: 0o600 });
-  await ctx.exec.run('kubeadm', ['config', 'validate', '--config', path], { timeoutMs: SHORT_TIMEOUT_MS });
+  await ctx.exec.run('kubeadm', ['config', 'validate', '--config', path], { timeoutMs: ctx.budget(VALIDATE_TIMEOUT_MS) });
   return path;
 }
 
@@ -57,78 +65,76 @@ async function exists(ctx: OperationContext, path: string): Promise<boolean> {
   return (await ctx.fs.stat(path)) !== undefined;
 }
 
-async function adminKubeconfig(ctx: OperationContext): Promise<Record<string, string>> {
+async function adminKubeconfig(ctx: OperationContext): Promise<{ kubeconfig: string }> {
   const kubeconfig = await ctx.fs.read(ADMIN_KUBECONFIG);
   if (!kubeconfig) throw new Error(`${ADMIN_KUBECONFIG} is missing after kubeadm init`);
   return { kubeconfig };
 }
 
-export const OPERATION_KINDS: Readonly<Record<string, OperationHandler>> = {
+export const OPERATION_KINDS: OperationHandlers = {
   async 'kubeadm-init'(args, ctx) {
-    const config = required(args, 'config', 'kubeadm-init');
     if (await exists(ctx, ADMIN_KUBECONFIG)) return { message: 'already initialized', outputs: await adminKubeconfig(ctx) };
-    const path = await kubeadmConfig(ctx, 'init', config);
-    await ctx.exec.run('kubeadm', ['init', '--config', path, '--upload-certs'], { timeoutMs: LONG_TIMEOUT_MS });
+    const path = await kubeadmConfig(ctx, 'init', args.config);
+    await ctx.exec.run('kubeadm', ['init', '--config', path, '--upload-certs'], { timeoutMs: ctx.budget() });
     return { message: 'initialized', outputs: await adminKubeconfig(ctx) };
   },
 
   async 'kubeadm-join'(args, ctx) {
-    const config = required(args, 'config', 'kubeadm-join');
-    if (await exists(ctx, KUBELET_KUBECONFIG)) return { message: 'already joined' };
-    const path = await kubeadmConfig(ctx, 'join', config);
-    await ctx.exec.run('kubeadm', ['join', '--config', path], { timeoutMs: LONG_TIMEOUT_MS });
-    return { message: 'joined' };
+    if (await exists(ctx, KUBELET_KUBECONFIG)) return { message: 'already joined', outputs: {} };
+    const path = await kubeadmConfig(ctx, 'join', args.config);
+    await ctx.exec.run('kubeadm', ['join', '--config', path], { timeoutMs: ctx.budget() });
+    return { message: 'joined', outputs: {} };
   },
 
   async 'kubeadm-upload-certs'(args, ctx) {
     // An InitConfiguration for this node carrying the certificate key: without one kubeadm
     // looks for the node's address on a default route, which machines behind a bridge lack.
-    const path = await kubeadmConfig(ctx, 'upload-certs', required(args, 'config', 'kubeadm-upload-certs'));
-    await ctx.exec.run('kubeadm', ['init', 'phase', 'upload-certs', '--upload-certs', '--config', path], { timeoutMs: SHORT_TIMEOUT_MS });
-    return { message: 'certificates uploaded' };
+    const path = await kubeadmConfig(ctx, 'upload-certs', args.config);
+    await ctx.exec.run('kubeadm', ['init', 'phase', 'upload-certs', '--upload-certs', '--config', path], { timeoutMs: ctx.budget() });
+    return { message: 'certificates uploaded', outputs: {} };
   },
 
   async 'kubeadm-upgrade'(args, ctx) {
-    const mode = required(args, 'mode', 'kubeadm-upgrade');
-    if (mode !== 'apply' && mode !== 'node') throw new OperationArgumentError(`kubeadm-upgrade: mode must be "apply" or "node", got "${mode}"`);
-    const path = await kubeadmConfig(ctx, 'upgrade', required(args, 'config', 'kubeadm-upgrade'));
+    const { mode } = args;
+    const path = await kubeadmConfig(ctx, 'upgrade', args.config);
     const command = mode === 'apply' ? ['upgrade', 'apply', '--config', path, '--yes'] : ['upgrade', 'node', '--config', path];
-    await ctx.exec.run('kubeadm', command, { timeoutMs: LONG_TIMEOUT_MS });
-    return { message: `kubeadm upgrade ${mode} done` };
+    await ctx.exec.run('kubeadm', command, { timeoutMs: ctx.budget() });
+    return { message: `kubeadm upgrade ${mode} done`, outputs: {} };
   },
 
   async 'restart-kubelet'(_args, ctx) {
-    await ctx.exec.run('systemctl', ['daemon-reload'], { timeoutMs: SHORT_TIMEOUT_MS });
-    await ctx.exec.run('systemctl', ['restart', 'kubelet'], { timeoutMs: SHORT_TIMEOUT_MS });
-    return { message: 'kubelet restarted' };
+    await ctx.exec.run('systemctl', ['daemon-reload'], { timeoutMs: ctx.budget() });
+    await ctx.exec.run('systemctl', ['restart', 'kubelet'], { timeoutMs: ctx.budget() });
+    return { message: 'kubelet restarted', outputs: {} };
   },
 
   async 'kubeadm-reset'(_args, ctx) {
     const wasMember = await exists(ctx, '/etc/kubernetes');
-    if (wasMember) await ctx.exec.run('kubeadm', ['reset', '--force'], { timeoutMs: SHORT_TIMEOUT_MS });
+    if (wasMember) await ctx.exec.run('kubeadm', ['reset', '--force'], { timeoutMs: ctx.budget() });
     await ctx.fs.remove(KUBEADM_CONFIG_DIR);
-    return { message: wasMember ? 'reset' : 'nothing to reset' };
+    return { message: wasMember ? 'reset' : 'nothing to reset', outputs: {} };
   },
 
   async 'etcd-members'(_args, ctx) {
     const members = await listMembers(ctx.etcd);
-    return { message: `${members.length} members`, outputs: { members: JSON.stringify(members) } };
+    return { message: `${members.length} members`, outputs: { members } };
   },
 
   async 'etcd-member-remove'(args, ctx) {
-    const name = required(args, 'name', 'etcd-member-remove');
+    const { name } = args;
     const member = (await listMembers(ctx.etcd)).find((m) => m.name === name);
-    if (!member) return { message: 'not a member' };
+    if (!member) return { message: 'not a member', outputs: {} };
     await removeMember(ctx.etcd, member.id);
-    return { message: `member ${name} (${member.id}) removed` };
+    return { message: `member ${name} (${member.id}) removed`, outputs: {} };
   },
 
   async reboot(_args, ctx) {
     return {
       message: 'rebooting',
+      outputs: {},
       afterSent: async () => {
         await ctx.clock.sleep(REBOOT_DELAY_MS);
-        await ctx.exec.run('systemctl', ['reboot'], { timeoutMs: SHORT_TIMEOUT_MS });
+        await ctx.exec.run('systemctl', ['reboot'], { timeoutMs: ctx.budget() });
       },
     };
   },

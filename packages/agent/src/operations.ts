@@ -1,8 +1,8 @@
 // Runs the coordinator's one-shot operations: one at a time, never beside a converge round,
 // each id at most once (results are persisted before they are sent).
-import type { Operation__Output, OperationResult } from '@herd/proto';
+import { decodeArgs, encodeOutputs, isOperationKind, type Operation__Output, type OperationKind, type OperationResult } from '@herd/proto';
 import type { Clock, Logger } from '@herd/sys';
-import { OPERATION_KINDS, type OperationEnvironment, type OperationHandler } from './operation-kinds.js';
+import { OPERATION_KINDS, operationBudget, type OperationDone, type OperationEnvironment, type OperationHandler, type OperationHandlers } from './operation-kinds.js';
 import type { StoredOperationResult } from './state.js';
 
 /** A FIFO lock: kubeadm must not race apt-get or the units step of a round. */
@@ -51,7 +51,7 @@ export interface OperationRunnerOptions {
   /** A dry-run agent answers every operation ok=false and runs nothing. */
   dryRun?: boolean;
   /** Default OPERATION_KINDS. */
-  kinds?: Readonly<Record<string, OperationHandler>>;
+  kinds?: OperationHandlers;
   /** How many results are kept. Default 100. */
   keep?: number;
 }
@@ -82,7 +82,7 @@ type Send = (result: OperationResult) => Promise<unknown>;
 export class OperationRunner {
   private results?: StoredOperationResult[];
   private readonly running = new Set<string>();
-  private readonly kinds: Readonly<Record<string, OperationHandler>>;
+  private readonly kinds: OperationHandlers;
 
   constructor(private readonly options: OperationRunnerOptions) {
     this.kinds = options.kinds ?? OPERATION_KINDS;
@@ -136,15 +136,22 @@ export class OperationRunner {
 
   private async run(operation: Operation__Output) {
     const { kind, args } = operation;
-    const handler = Object.hasOwn(this.kinds, kind) ? this.kinds[kind] : undefined;
-    if (!handler) return { ok: false, message: `unknown operation kind ${kind}`, outputs: {} };
+    if (!isOperationKind(kind)) return { ok: false, message: `unknown operation kind ${kind}`, outputs: {} };
     try {
-      const done = await handler(args, { ...this.options.env, logger: this.options.logger, clock: this.options.clock });
-      return { ok: true, message: done.message, outputs: done.outputs ?? {}, afterSent: done.afterSent };
+      const { message, outputs, afterSent } = await this.runKind(kind, args);
+      return { ok: true, message, outputs, afterSent };
     } catch (error) {
       // ExecError's message has the command and its stderr tail; secrets are cut out of it.
       return { ok: false, message: redactSecrets(`${kind} failed: ${(error as Error)?.message ?? String(error)}`, args), outputs: {} };
     }
+  }
+
+  /** Arguments decoded (an OperationArgumentError runs nothing), outputs encoded, by the kind's entry in OPERATIONS. */
+  private async runKind<K extends OperationKind>(kind: K, wire: Readonly<Record<string, string>>): Promise<OperationDone<Record<string, string>>> {
+    const handler = this.kinds[kind] as OperationHandler<K>;
+    const { clock, logger, env } = this.options;
+    const done = await handler(decodeArgs(kind, wire), { ...env, logger, clock, budget: operationBudget(kind, clock) });
+    return { ...done, outputs: encodeOutputs(kind, done.outputs) };
   }
 
   private async load(): Promise<StoredOperationResult[]> {

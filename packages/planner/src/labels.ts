@@ -1,13 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, MachineShape } from '@herd/api';
-
-/** Labels every provider stores on the machines it creates for herd; inventory is rebuilt from them. */
-export const LABEL = {
-  cluster: 'herd.dev/cluster',
-  pool: 'herd.dev/pool',
-  role: 'herd.dev/role',
-  specHash: 'herd.dev/spec-hash',
-} as const;
+import { LABEL } from '@herd/provider';
 
 export const CONTROL_PLANE_POOL = 'control-plane';
 

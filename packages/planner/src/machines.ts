@@ -1,4 +1,4 @@
-import { LABEL } from './labels.js';
+import { LABEL } from '@herd/provider';
 
 /** A machine as a provider lists it. Only its labels say what it is for. */
 export interface ObservedMachine {

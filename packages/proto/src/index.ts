@@ -22,6 +22,7 @@ export const LOADER_OPTIONS: Options = { keepCase: false, longs: Number, enums: 
 export const REFUSAL_REASON_KEY = 'herd-refusal-reason';
 
 export * from './address.js';
+export * from './operations.js';
 
 export type HerdProto = AgentProto & AdminProto;
 

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { StaticProviderSpec } from '@herd/api';
 import {
-  HostKeyMismatchError, MachineNotFoundError, ProviderError, ProviderUnavailableError, QuotaExceededError, TransientProviderError,
+  HostKeyMismatchError, LABEL, MachineNotFoundError, ProviderError, ProviderUnavailableError, QuotaExceededError, TransientProviderError,
   type AgentInstall, type Machine, type MachineRequest, type Provider, type ProviderContext,
 } from '@herd/provider';
 import { createExecutor, ExecError, type Executor, type Logger } from '@herd/sys';
@@ -32,7 +32,6 @@ export interface StaticProviderOptions {
   parallelism?: number;
 }
 
-const LABEL_CLUSTER = 'herd.dev/cluster';
 const READ_TIMEOUT_MS = 30_000;
 const CLAIM_TIMEOUT_MS = 30_000;
 /** The agent's stop may take its TimeoutStopSec (90 s) to end a round. */
@@ -104,8 +103,8 @@ export class StaticProvider implements Provider {
     const { stdout } = await this.ssh(m, ['sh', '-c', script], { input: `${JSON.stringify(claim, null, 2)}\n`, timeoutMs: CLAIM_TIMEOUT_MS });
     const held = parseClaim(m, stdout);
     if (!held) throw new ProviderError(`machine ${m.name} (${m.address}): ${CLAIM_FILE} is not a herd claim`);
-    const heldCluster = held.labels[LABEL_CLUSTER];
-    const wantedCluster = request.labels[LABEL_CLUSTER];
+    const heldCluster = held.labels[LABEL.cluster];
+    const wantedCluster = request.labels[LABEL.cluster];
     if (heldCluster !== wantedCluster) {
       throw new ProviderError(`machine ${m.name} (${m.address}) is claimed by cluster ${heldCluster ?? '(none)'}, not ${wantedCluster ?? '(none)'}; release it there first`);
     }
@@ -119,7 +118,7 @@ export class StaticProvider implements Provider {
     if (!m) return; // never one of ours: absent is fine
     const claim = await this.readClaim(m);
     if (!claim) { this.claimed.delete(name); return; }
-    const cluster = claim.labels[LABEL_CLUSTER];
+    const cluster = claim.labels[LABEL.cluster];
     if (cluster !== undefined && cluster !== this.options.cluster) {
       throw new ProviderError(`machine ${name} (${m.address}) is claimed by cluster ${cluster}, not ${this.options.cluster}; refusing to release it`);
     }

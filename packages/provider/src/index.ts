@@ -1,3 +1,4 @@
 export * from './provider.js';
 export * from './errors.js';
+export * from './labels.js';
 export * from './registry.js';

@@ -1,17 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { Cluster, SpecError } from '@herd/api';
 import type { Coordinator, SecretStore } from '@herd/coordinator';
-import { LABEL, machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type PoolPlan } from '@herd/planner';
+import { machineLabels, orphanedMachines, poolsOf, type ClusterPlan, type PoolPlan } from '@herd/planner';
 import type { AptSource, NodeSession } from '@herd/proto';
-import type { Machine, Provider } from '@herd/provider';
+import {
+  LABEL, ProviderUnavailableError, QuotaExceededError, TransientProviderError, type Machine, type Provider, type ProviderError,
+} from '@herd/provider';
 import type { Snapshot } from '@herd/source';
-import { systemClock, type Clock, type Logger, type MetricsRegistry } from '@herd/sys';
+import { backoffDelay, systemClock, type Clock, type Logger, type MetricsRegistry } from '@herd/sys';
 import { kubeVersion } from '@herd/kubeadm';
 import { ClusterLifecycle, type ActionEvent, type AgentChannel, type KubernetesStatus } from './kubernetes/lifecycle.js';
 import { kubernetesNodeSpec } from './kubernetes/node-spec.js';
 import { agentConverged } from './kubernetes/observe.js';
 import { ReconcilerMetrics } from './metrics.js';
-import type { ClusterStatus, FleetStatus, MachineStatus } from './status.js';
+import type { ClusterStatus, FleetStatus, MachineStatus, ProviderBackoff } from './status.js';
 
 export interface ReconcilerOptions {
   /** Reads the desired state (a Git source, or a working tree), checked against the snapshot in force. */
@@ -45,6 +47,19 @@ export interface ReconcilerOptions {
   metrics?: MetricsRegistry;
   /** Durations an earlier coordinator measured (its last status), so estimates survive a restart. */
   measured?: FleetStatus['measured'];
+  /**
+   * How long a cluster whose provider failed with a TransientProviderError, QuotaExceededError
+   * or ProviderUnavailableError is left alone: doubling from `initialMs` with each round that
+   * fails so, up to `maxMs`. Default 10 s (two rounds of `herd up`'s 5 s) to 5 minutes.
+   */
+  providerBackoff?: { initialMs?: number; maxMs?: number };
+}
+
+/** The provider errors that another try a round later would most likely meet again (docs/providers.md). */
+const BACKED_OFF: (typeof ProviderError)[] = [TransientProviderError, QuotaExceededError, ProviderUnavailableError];
+
+function backsOff(e: unknown): e is ProviderError {
+  return BACKED_OFF.some((kind) => e instanceof kind);
 }
 
 /** Durations kept per kind of action: enough for a median, bounded for a status file. */
@@ -89,6 +104,8 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
   private readonly metrics?: ReconcilerMetrics;
   /** Milliseconds each kind of action took when it succeeded, newest last: `herd plan`'s estimates. */
   private readonly measured: Record<string, number[]>;
+  /** Clusters whose provider failed in a way worth waiting out, with when to try again. */
+  private readonly backoffs = new Map<string, ProviderBackoff>();
 
   constructor(private readonly options: ReconcilerOptions) {
     super();
@@ -161,7 +178,39 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     return status;
   }
 
+  /**
+   * One cluster's round, unless its provider is being waited out: then nothing is asked of
+   * the provider and the status shows the machines as last listed and why it waits.
+   */
   private async reconcileCluster(cluster: Cluster, commit: string, signal?: AbortSignal): Promise<{ status: ClusterStatus; seen: Machine[] }> {
+    const name = cluster.metadata.name;
+    const backoff = this.backoffs.get(name);
+    if (backoff && this.clock.now() < Date.parse(backoff.until)) {
+      return { status: this.clusterStatus(cluster, this.latest.get(name)?.machines ?? [], backoff.error, backoff), seen: [] };
+    }
+    const failed: unknown[] = [];
+    const result = await this.reconcileClusterNow(cluster, commit, failed, signal);
+    const cause = failed.find(backsOff);
+    if (!cause) {
+      this.backoffs.delete(name);
+      return result;
+    }
+    const failures = (backoff?.failures ?? 0) + 1;
+    const { initialMs = 10_000, maxMs = 5 * 60_000 } = this.options.providerBackoff ?? {};
+    // No jitter: one retrier per cluster, nothing to spread out.
+    const waitMs = backoffDelay(failures - 1, { initialMs, maxMs, random: () => 1 });
+    const next: ProviderBackoff = {
+      until: new Date(this.clock.now() + waitMs).toISOString(), failures, reason: `${cause.name}: ${cause.message}`,
+      ...(result.status.error ? { error: result.status.error } : {}),
+    };
+    this.backoffs.set(name, next);
+    this.options.logger.warn({ cluster: name, failures, waitMs, reason: next.reason }, 'provider failed; backing off');
+    const status = result.status;
+    return { ...result, status: { ...status, converged: false, reason: [status.reason, waitingOut(next)].filter(Boolean).join('; '), backoff: next } };
+  }
+
+  /** `failed` collects every error caught, for reconcileCluster to tell a provider worth waiting out. */
+  private async reconcileClusterNow(cluster: Cluster, commit: string, failed: unknown[], signal?: AbortSignal): Promise<{ status: ClusterStatus; seen: Machine[] }> {
     const name = cluster.metadata.name;
     const log = this.options.logger.child({ cluster: name });
     let error: string | undefined;
@@ -172,6 +221,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       machines = await provider.list({});
     } catch (e) {
       log.error({ err: e }, 'cannot list machines');
+      failed.push(e);
       return { status: this.clusterStatus(cluster, [], `cannot list machines: ${(e as Error).message}`), seen: [] };
     }
     let mine = machines.filter((m) => m.labels[LABEL.cluster] === name);
@@ -182,6 +232,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       plan = await lifecycle.round(cluster, provider, mine, signal);
     } catch (e) {
       log.error({ err: e }, 'cannot observe the cluster');
+      failed.push(e);
       failures.push(`observe: ${(e as Error).message}`);
     }
 
@@ -198,6 +249,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
           await this.createMachine(provider, cluster, action.pool, fresh, action.reason, log);
         } catch (e) {
           log.error({ err: e, machine: fresh }, 'cannot create machine');
+          failed.push(e);
           failures.push(`create ${fresh}: ${(e as Error).message}`);
         }
       }));
@@ -208,6 +260,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       this.latest.set(name, { cluster, machines: mine, commit, aptSources });
       await this.assignAll(provider, cluster, mine, log);
     } catch (e) {
+      failed.push(e);
       failures.push(`assign: ${(e as Error).message}`);
     }
     lifecycle.start(cluster, mine, plan);
@@ -327,7 +380,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     }
   }
 
-  private clusterStatus(cluster: Cluster, machines: Machine[], error: string | undefined): ClusterStatus {
+  private clusterStatus(cluster: Cluster, machines: Machine[], error: string | undefined, backoff?: ProviderBackoff): ClusterStatus {
     const name = cluster.metadata.name;
     const sessions = new Map(this.options.coordinator.nodes.sessions(name).map((s) => [s.nodeName, s]));
     const machineStatuses = machines.map((m) => machineStatus(m, sessions.get(m.name)));
@@ -339,6 +392,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
     const kubernetes = this.lifecycles.get(name)?.status();
     if (kubernetes) reasons.push(...kubernetesReasons(cluster, machines, kubernetes));
     if (error) reasons.push(error);
+    if (backoff) reasons.push(waitingOut(backoff));
     return {
       name,
       provider: cluster.spec.provider.kind,
@@ -348,8 +402,13 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       machines: machineStatuses,
       ...(kubernetes ? { kubernetes } : {}),
       ...(error ? { error } : {}),
+      ...(backoff ? { backoff } : {}),
     };
   }
+}
+
+function waitingOut(backoff: ProviderBackoff): string {
+  return `provider backing off until ${backoff.until} (${backoff.failures} failed ${backoff.failures === 1 ? 'round' : 'rounds'}): ${backoff.reason}`;
 }
 
 function machineStatus(machine: Machine, session: NodeSession | undefined): MachineStatus {

@@ -50,6 +50,20 @@ export interface ClusterStatus {
   kubernetes?: KubernetesStatus;
   /** The last failure acting on this cluster (provider, install), if the last round had one. */
   error?: string;
+  /** The provider failed in a way worth waiting out: the cluster is left alone until `until`. */
+  backoff?: ProviderBackoff;
+}
+
+/** A cluster waiting out its provider (a TransientProviderError, QuotaExceededError or ProviderUnavailableError). */
+export interface ProviderBackoff {
+  /** RFC 3339 time of the next try. */
+  until: string;
+  /** Rounds in a row that failed so: the wait doubles with each, up to its cap. */
+  failures: number;
+  /** The error's class and message. */
+  reason: string;
+  /** The round's failures as its status said them, kept while waiting. */
+  error?: string;
 }
 
 export interface FleetStatus {

@@ -2,6 +2,7 @@ export * from './log.js';
 export * from './exec.js';
 export * from './files.js';
 export * from './clock.js';
+export * from './backoff.js';
 export * from './errors.js';
 export * from './duration.js';
 export * from './paths.js';

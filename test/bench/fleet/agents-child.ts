@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentials, type ClientDuplexStream } from '@grpc/grpc-js';
-import { backoffDelay } from '@herd/agent';
+import { backoffDelay } from '@herd/sys';
 import { issueClientCert } from '@herd/pki';
 import { herdProto, PROTOCOL_VERSION, type AgentMessage, type CoordinatorMessage__Output } from '@herd/proto';
 

@@ -1,5 +1,5 @@
 import { formatSpecError, type ProviderSpec } from '@herd/api';
-import { LABEL } from '@herd/planner';
+import { LABEL } from '@herd/provider';
 import { SecretStore } from '@herd/coordinator';
 import { createLogger, nodeFileSystem, UsageError, UserError } from '@herd/sys';
 import { defineCommand, outputFormat, outputOption } from '../command.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { formatSpecError, PLAN_FORMAT, type Cluster, type PlanAction, type PlanCluster, type PlanDocument } from '@herd/api';
 import { connectAdmin, directoryStore, SecretStore } from '@herd/coordinator';
 import { KubeClient, parseKubeconfig } from '@herd/kube';
-import { LABEL } from '@herd/planner';
+import { LABEL } from '@herd/provider';
 import type { NodeSession } from '@herd/proto';
 import { observeForPlan, planForCluster, type FleetStatus, type PlanWorldInput } from '@herd/reconciler';
 import { createLogger, formatDuration, nodeFileSystem, UsageError } from '@herd/sys';

@@ -3,7 +3,7 @@ import { formatHostPort, type NodeSession__Output } from '@herd/proto';
 import type { ProviderSpec } from '@herd/api';
 import { formatSpecError, quote } from '@herd/api';
 import { isRemoteUrl, readWorkingTree } from '@herd/source';
-import { LABEL } from '@herd/planner';
+import { LABEL } from '@herd/provider';
 import { fleetView, nodesAtCommit, sessionLink, type FleetView } from '@herd/reconciler';
 import { createLogger, nodeFileSystem, UsageError } from '@herd/sys';
 import { defineCommand, outputFormat, type CommandContext } from '../command.js';

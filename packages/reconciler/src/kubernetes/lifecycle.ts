@@ -17,8 +17,8 @@ import {
   DEFAULT_PLATFORM, type ClusterConfig, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
 import { isDisruptive, planCluster, startNow, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type MemberObservation } from '@herd/planner';
-import type { NodeSession } from '@herd/proto';
-import type { Machine, Provider } from '@herd/provider';
+import { decodeOutputs, encodeArgs, operationDeadlineMs, type NodeSession, type OperationArgs, type OperationKind, type OperationOutputs } from '@herd/proto';
+import { LABEL, type Machine, type Provider } from '@herd/provider';
 import { parseDuration, type Clock, type Logger } from '@herd/sys';
 import { agentConverged, isControlPlane, LEASE, observeCluster, readApi, type ApiView } from './observe.js';
 
@@ -34,7 +34,10 @@ export interface OperationOutcome {
   outputs: Record<string, string>;
 }
 
-/** The coordinator's side the lifecycle uses: sessions, and one-shot operations on agents. */
+/** An answer with its kind's outputs decoded; a failed one has none. */
+type TypedOutcome<K extends OperationKind> = { ok: true; message: string; outputs: OperationOutputs<K> } | { ok: false; message: string };
+
+/** The coordinator's side the lifecycle uses: sessions, and one-shot operations on agents (wire form: OPERATIONS types them). */
 export interface AgentChannel {
   sessions(cluster: string): NodeSession[];
   operate(ref: { cluster: string; node: string }, op: { kind: string; args?: Record<string, string> }, options: { timeoutMs: number; signal?: AbortSignal }): Promise<OperationOutcome>;
@@ -73,7 +76,6 @@ export interface KubernetesStatus {
 
 const MINUTE = 60_000;
 const LEASE_TTL_MS = 60_000;
-const OPERATION_TIMEOUT_MS = 25 * MINUTE;
 
 class StepFailed extends Error {
   constructor(readonly step: string, message: string) {
@@ -239,7 +241,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
    * server); with one, the first control plane's address. Once initialized, the kubeconfig's.
    */
   private async resolveEndpoint(cluster: Cluster, provider: Provider, machines: Machine[]): Promise<void> {
-    const controlPlanes = machines.filter((m) => m.labels['herd.dev/role'] === 'control-plane')
+    const controlPlanes = machines.filter((m) => m.labels[LABEL.role] === 'control-plane')
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
     const replicas = cluster.spec.controlPlane.replicas;
     let address = cluster.spec.kubernetes.controlPlaneEndpoint;
@@ -272,9 +274,9 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     if (this.etcd && this.options.clock.now() - this.etcd.at < 15_000) return this.etcd.members;
     for (const node of this.view.nodes.filter((n) => n.ready && isControlPlane(n))) {
       if (!machines.some((m) => m.name === node.name)) continue;
-      const outcome = await this.operate(cluster.metadata.name, node.name, 'etcd-members', {}, 20_000).catch(() => undefined);
+      const outcome = await this.operate(cluster.metadata.name, node.name, 'etcd-members', {}).catch(() => undefined);
       if (!outcome?.ok) continue;
-      const members = (JSON.parse(outcome.outputs.members ?? '[]') as { name: string }[]).map((m) => m.name);
+      const members = outcome.outputs.members.map((m) => m.name);
       this.etcd = { members, at: this.options.clock.now() };
       return members;
     }
@@ -313,9 +315,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     const address = addressOf(machines, machine);
     if (!this.endpoint) throw new StepFailed('endpoint', 'no control-plane endpoint yet');
     const config = initConfiguration({ cluster: this.clusterConfig(cluster), node: { name: machine, address }, certificateKey: newCertificateKey(), platform: this.platform });
-    const outcome = await this.must(cluster.metadata.name, machine, 'kubeadm-init', { config }, OPERATION_TIMEOUT_MS, 'kubeadm init');
-    const kubeconfig = outcome.outputs.kubeconfig;
-    if (!kubeconfig) throw new StepFailed('kubeadm init', 'the agent returned no admin kubeconfig');
+    const { kubeconfig } = await this.must(cluster.metadata.name, machine, 'kubeadm-init', { config }, 'kubeadm init');
     // Kept before anything else happens: without it the cluster could not be managed.
     await this.options.secrets.put(cluster.metadata.name, { ...this.secrets, kubeconfig });
     await this.loadSecrets(cluster);
@@ -341,14 +341,14 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       const source = this.view.nodes.find((n) => n.ready && isControlPlane(n) && n.name !== machine);
       if (!source) throw new StepFailed('upload-certs', 'no Ready control plane to upload the certificates from');
       const config = initConfiguration({ cluster: this.clusterConfig(cluster), node: { name: source.name, address: addressOf(machines, source.name) }, certificateKey, platform: this.platform });
-      await this.must(name, source.name, 'kubeadm-upload-certs', { config }, 5 * MINUTE, 'upload-certs');
+      await this.must(name, source.name, 'kubeadm-upload-certs', { config }, 'upload-certs');
       controlPlane = { certificateKey };
     }
     const config = joinConfiguration({
       node: { name: machine, address: addressOf(machines, machine) }, apiServerEndpoint: this.endpoint?.address ?? '',
       token, caCertHash: caCertHash(parseKubeconfig(this.kubeconfigText!).caPem), ...(controlPlane ? { controlPlane } : {}), platform: this.platform,
     });
-    await this.must(name, machine, 'kubeadm-join', { config }, OPERATION_TIMEOUT_MS, 'kubeadm join');
+    await this.must(name, machine, 'kubeadm-join', { config }, 'kubeadm join');
   }
 
   /** Upgrade, reboot or remove: cordon and drain first (when the node can still be drained), then the cause's own steps. */
@@ -375,10 +375,10 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     this.pins.set(action.machine, { kubeadm: version, kubelet: this.versions(action.machine).kubelet });
     await this.step('kubeadm package', () => this.converge(name, action.machine));
     const config = upgradeConfiguration({ version, node: action.machine, platform: this.platform });
-    await this.must(name, action.machine, 'kubeadm-upgrade', { mode: action.mode, config }, OPERATION_TIMEOUT_MS, `kubeadm upgrade ${action.mode}`);
+    await this.must(name, action.machine, 'kubeadm-upgrade', { mode: action.mode, config }, `kubeadm upgrade ${action.mode}`);
     this.pins.set(action.machine, same(version));
     await this.step('kubelet package', () => this.converge(name, action.machine));
-    await this.must(name, action.machine, 'restart-kubelet', {}, 5 * MINUTE, 'kubelet restart');
+    await this.must(name, action.machine, 'restart-kubelet', {}, 'kubelet restart');
     await this.step('ready', () => this.until(`node ${action.machine} Ready at ${version}`, 10 * MINUTE, async () => {
       const node = await kube.node(action.machine);
       return Boolean(node?.ready && kubeVersion(node.kubeletVersion) === version);
@@ -398,7 +398,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     const kube = this.requireKube();
     const name = cluster.metadata.name;
     const before = this.session(name, machine)?.connectedSince ?? '';
-    await this.must(name, machine, 'reboot', {}, 2 * MINUTE, 'reboot');
+    await this.must(name, machine, 'reboot', {}, 'reboot');
     await this.step('back', () => this.until(`${machine} back after its reboot`, 15 * MINUTE, async () => {
       const session = this.session(name, machine);
       const node = await kube.node(machine);
@@ -411,7 +411,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   private async remove(cluster: Cluster, machine: string, role: 'control-plane' | 'worker', reachable: boolean): Promise<void> {
     const name = cluster.metadata.name;
     if (reachable) {
-      await this.operate(name, machine, 'kubeadm-reset', {}, 10 * MINUTE).then(
+      await this.operate(name, machine, 'kubeadm-reset', {}).then(
         (o) => { if (!o.ok) this.options.logger.warn({ machine, message: o.message }, 'kubeadm reset failed; going on (the machine is deleted)'); },
         (e: unknown) => this.options.logger.warn({ machine, err: e }, 'kubeadm reset did not answer; going on'),
       );
@@ -426,7 +426,7 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     if (role === 'control-plane') {
       const peer = this.view.nodes.find((n) => n.ready && isControlPlane(n) && n.name !== node);
       if (!peer) throw new StepFailed('etcd member', `no other Ready control plane to remove ${node}'s etcd member through`);
-      await this.must(cluster.metadata.name, peer.name, 'etcd-member-remove', { name: node }, 2 * MINUTE, 'etcd member');
+      await this.must(cluster.metadata.name, peer.name, 'etcd-member-remove', { name: node }, 'etcd member');
       this.etcd = undefined;
     }
     await this.step('delete node', () => kube.deleteNode(node));
@@ -476,15 +476,17 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
     return this.options.agents.sessions(cluster).find((s) => s.nodeName === machine);
   }
 
-  private operate(cluster: string, node: string, kind: string, args: Record<string, string>, timeoutMs: number): Promise<OperationOutcome> {
-    return this.options.agents.operate({ cluster, node }, { kind, args }, { timeoutMs });
+  /** An operation by its entry in OPERATIONS: arguments encoded, outputs decoded, waited for as long as the agent may run it. */
+  private async operate<K extends OperationKind>(cluster: string, node: string, kind: K, args: OperationArgs<K>): Promise<TypedOutcome<K>> {
+    const outcome = await this.options.agents.operate({ cluster, node }, { kind, args: encodeArgs(kind, args) }, { timeoutMs: operationDeadlineMs(kind) });
+    return outcome.ok ? { ok: true, message: outcome.message, outputs: decodeOutputs(kind, outcome.outputs) } : { ok: false, message: outcome.message };
   }
 
-  /** An operation that must succeed; its failure names the step. */
-  private async must(cluster: string, node: string, kind: string, args: Record<string, string>, timeoutMs: number, step: string): Promise<OperationOutcome> {
-    const outcome = await this.step(step, () => this.operate(cluster, node, kind, args, timeoutMs));
+  /** An operation that must succeed; its failure names the step. Returns its outputs. */
+  private async must<K extends OperationKind>(cluster: string, node: string, kind: K, args: OperationArgs<K>, step: string): Promise<OperationOutputs<K>> {
+    const outcome = await this.step(step, () => this.operate(cluster, node, kind, args));
     if (!outcome.ok) throw new StepFailed(step, outcome.message);
-    return outcome;
+    return outcome.outputs;
   }
 
   private async step<T>(step: string, fn: () => Promise<T>): Promise<T> {

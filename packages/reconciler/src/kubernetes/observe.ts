@@ -6,9 +6,9 @@
 import type { Cluster } from '@herd/api';
 import type { KubeClient, KubeNode } from '@herd/kube';
 import { kubeVersion } from '@herd/kubeadm';
-import { LABEL, machineSpecHash, poolsOf, type ClusterObservation, type Halted, type InProgress, type MemberObservation, type Role } from '@herd/planner';
+import { machineSpecHash, poolsOf, type ClusterObservation, type Halted, type InProgress, type MemberObservation, type Role } from '@herd/planner';
 import type { NodeSession } from '@herd/proto';
-import type { Machine } from '@herd/provider';
+import { LABEL, type Machine } from '@herd/provider';
 
 /** The lease every disruptive step holds (kube-system), and the annotations that record it. */
 export const LEASE = { name: 'herd-lifecycle', inProgress: 'herd.dev/in-progress', halted: 'herd.dev/halted' } as const;

@@ -1,4 +1,8 @@
-/** Reconnect delays: exponential from `initialMs` to `maxMs`, each drawn from its upper half (equal jitter), so a fleet that lost its coordinator does not return in lockstep. */
+/**
+ * Retry delays: exponential from `initialMs` to `maxMs`, each drawn from its upper half (equal
+ * jitter), so a fleet that lost its coordinator does not return in lockstep. `random: () => 1`
+ * gives the cap itself, for a single retrier that needs no jitter.
+ */
 export interface BackoffOptions {
   initialMs?: number;
   maxMs?: number;
