@@ -11,8 +11,7 @@ import { join, resolve } from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { SecretStore } from '@herd/coordinator';
 import { nodeFileSystem } from '@herd/sys';
-import { eventually } from '../coordinator/harness.js';
-import { commit, git, tempDir } from '../support.js';
+import { commit, eventually, git, tempDir } from '../support.js';
 
 const HERD = join(resolve(import.meta.dirname, '../..'), 'packages/cli/dist/main.js');
 const REF = 'refs/herd/state';
@@ -50,7 +49,7 @@ function coordinator(t: TestContext, root: string, repo: string, stateDir: strin
     const line = lines().find((l) => l.msg === msg);
     if (!line && child.exitCode !== null) throw new Error(`herd coordinator exited ${child.exitCode} without logging "${msg}": ${err}`);
     return line;
-  }, `"${msg}" in the coordinator's log`, 20_000);
+  }, `"${msg}" in the coordinator's log`, { timeoutMs: 20_000 });
   const stop = async () => {
     child.kill('SIGTERM');
     assert.deepEqual(await exited, [0, null], err);

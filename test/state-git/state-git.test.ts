@@ -11,8 +11,7 @@ import {
   StateSync, SUMMARY_FILE, type AgeIdentity, type StateSummary,
 } from '@herd/state-git';
 import { createExecutor, nodeFileSystem, silentLogger, UserError, type Executor } from '@herd/sys';
-import { commit, git, tempDir } from '../support.js';
-import { FakeClock } from '../coordinator/harness.js';
+import { commit, FakeClock, git, tempDir } from '../support.js';
 
 const fs = nodeFileSystem();
 const REF = 'refs/herd/state';

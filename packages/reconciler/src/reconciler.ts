@@ -196,7 +196,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
       return result;
     }
     const failures = (backoff?.failures ?? 0) + 1;
-    const { initialMs = 10_000, maxMs = 5 * 60_000 } = this.options.providerBackoff ?? {};
+    const { initialMs = 10_000, maxMs = 60_000 } = this.options.providerBackoff ?? {};
     // No jitter: one retrier per cluster, nothing to spread out.
     const waitMs = backoffDelay(failures - 1, { initialMs, maxMs, random: () => 1 });
     const next: ProviderBackoff = {
