@@ -2,22 +2,8 @@
 // the depth the merge takes it, with the profile's value and where the cluster file writes it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterSpec, layerOverrides, loadRepository, type RepositoryFile } from '@herd/api';
-
-const files = (tree: Record<string, string>): RepositoryFile[] => Object.entries(tree).map(([path, text]) => ({ path, text }));
-
-const PROFILE = `apiVersion: herd.dev/v1
-kind: Profile
-metadata: { name: base }
-spec:
-  provider: { kind: local, subnet: 10.213.9.0/24 }
-  kubernetes: { version: 1.34.2, networking: { dnsDomain: corp.local } }
-  os:
-    packages: { containerd: 1.6.20~ds1-1, runc: 1.1.5-1 }
-    sysctls: { net.ipv4.ip_forward: 1 }
-    kernelModules: [overlay, br_netfilter]
-  upgrade: { maxSurge: 1 }
-`;
+import { ClusterSpec, layerOverrides, loadRepository } from '@herd/api';
+import { files, PROFILE } from './fixtures.js';
 
 test('mappings are compared key by key, lists and scalars whole; a value equal to the profile\'s is no difference', () => {
   const profile = { kubernetes: { version: '1.34.2', networking: { dnsDomain: 'corp.local' } }, os: { packages: { runc: '1.1.5-1' }, kernelModules: ['overlay'] } };

@@ -1,25 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClusterSpec, loadRepository, mergeLayers, editorJsonSchema, SourceDocument, type RepositoryFile } from '@herd/api';
-
-const files = (tree: Record<string, string>): RepositoryFile[] => Object.entries(tree).map(([path, text]) => ({ path, text }));
-
-const profile = `apiVersion: herd.dev/v1
-kind: Profile
-metadata: { name: base }
-spec:
-  provider: { kind: local, subnet: 10.213.9.0/24 }
-  kubernetes: { version: 1.34.2, networking: { dnsDomain: corp.local } }
-  os:
-    packages: { containerd: 1.6.20~ds1-1, runc: 1.1.5-1 }
-    sysctls: { net.ipv4.ip_forward: 1 }
-    kernelModules: [overlay, br_netfilter]
-  upgrade: { maxSurge: 1 }
-`;
+import { ClusterSpec, loadRepository, mergeLayers, editorJsonSchema, SourceDocument } from '@herd/api';
+import { files, PROFILE } from './fixtures.js';
 
 test('a cluster file of a handful of lines resolves with its profile and every default', () => {
   const repo = loadRepository(files({
-    'profiles/base.yaml': profile,
+    'profiles/base.yaml': PROFILE,
     'clusters/small.yaml': 'apiVersion: herd.dev/v1\nkind: Cluster\nmetadata: { name: small }\nspec:\n  profile: base\n',
   }));
   assert.deepEqual(repo.errors, []);
@@ -36,7 +22,7 @@ test('a cluster file of a handful of lines resolves with its profile and every d
 
 test('a cluster overrides its profile: mappings merge key by key, lists are replaced whole', () => {
   const repo = loadRepository(files({
-    'profiles/base.yaml': profile,
+    'profiles/base.yaml': PROFILE,
     'clusters/big.yaml': `apiVersion: herd.dev/v1
 kind: Cluster
 metadata: { name: big }
@@ -88,7 +74,7 @@ test('mappings merge key by key whatever their keys are called, also keys named 
 
 test('an error in a field the profile set points at the profile file', () => {
   const repo = loadRepository(files({
-    'profiles/base.yaml': profile.replace('maxSurge: 1', 'maxSurge: 0, maxUnavailable: 0'),
+    'profiles/base.yaml': PROFILE.replace('maxSurge: 1', 'maxSurge: 0, maxUnavailable: 0'),
     'clusters/small.yaml': 'apiVersion: herd.dev/v1\nkind: Cluster\nmetadata: { name: small }\nspec:\n  profile: base\n',
   }));
   assert.deepEqual(repo.errors.map((e) => `${e.file}:${e.line}:${e.column} ${e.field}`), ['profiles/base.yaml:11:43 spec.upgrade.maxUnavailable']);

@@ -5,17 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { CLUSTER, commit, git, tempDir, writeTree } from '../support.js';
+import { HERD, runHerd } from './herd.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const HERD = join(ROOT, 'packages/cli/dist/main.js');
 
-function herd(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [HERD, ...args], { cwd, encoding: 'utf8', env: { ...process.env, HERD_CACHE_DIR: join(cwd, '.cache') } });
-  assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace, no internal error');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const herd = (args: string[], cwd: string) => runHerd(args, { cwd });
 
 /** `herd up` briefly (several rounds a second apart), on loopback, with the test's own state. */
 const upBriefly = (dir: string, ...extra: string[]) => [

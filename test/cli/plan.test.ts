@@ -3,24 +3,18 @@
 // scale-down) are checked against what `herd up` then does in test/e2e/kubernetes.test.ts.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Value } from '@sinclair/typebox/value';
 import { PlanDocument } from '@herd/api';
 import { CLUSTER, commit, git, tempDir } from '../support.js';
+import { runHerd } from './herd.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const HERD = join(ROOT, 'packages/cli/dist/main.js');
 const CACHE = mkdtempSync(join(tmpdir(), 'herd-cli-cache-'));
 after(() => rmSync(CACHE, { recursive: true, force: true }));
 
-function herd(args: string[]) {
-  const r = spawnSync(process.execPath, [HERD, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, HERD_CACHE_DIR: CACHE } });
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const herd = (args: string[]) => runHerd(args, { cache: CACHE });
 
 function repository(t: Parameters<typeof tempDir>[0], files: Record<string, string>): { repo: string; state: string; sha: string } {
   const dir = tempDir(t);

@@ -3,19 +3,13 @@
 // when one does and 1 when none does (as grep), and a SHA that is no SHA is a usage error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { FleetStatus } from '@herd/reconciler';
 import { tempDir, writeTree } from '../support.js';
+import { runHerd } from './herd.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const HERD = join(ROOT, 'packages/cli/dist/main.js');
 
-function herd(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [HERD, ...args], { cwd, encoding: 'utf8', env: { ...process.env, HERD_CACHE_DIR: join(cwd, '.cache') } });
-  assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace, no internal error');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const herd = (args: string[], cwd: string) => runHerd(args, { cwd });
 
 const NEW = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
 const OLD = '0123456789abcdef0123456789abcdef01234567';

@@ -2,23 +2,17 @@
 // built CLI in a child process, exit codes, stdout/stderr, no stack traces.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseAllDocuments } from 'yaml';
 import { CLUSTER, commit, git, tempDir, writeTree } from '../support.js';
+import { ROOT, runHerd } from './herd.js';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const HERD = join(ROOT, 'packages/cli/dist/main.js');
 const CACHE = mkdtempSync(join(tmpdir(), 'herd-cli-cache-'));
 after(() => rmSync(CACHE, { recursive: true, force: true }));
 
-function herd(args: string[], cwd = ROOT, env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [HERD, ...args], { cwd, encoding: 'utf8', env: { ...process.env, HERD_CACHE_DIR: CACHE, ...env } });
-  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const herd = (args: string[], cwd = ROOT, env: Record<string, string> = {}) => runHerd(args, { cwd, cache: CACHE, env });
 
 test('every example repository validates', () => {
   const examples = readdirSync(join(ROOT, 'examples'));
