@@ -101,15 +101,17 @@ async function fleetStatus(repo: string, stateDir: string, cluster: string | und
     return running ? 0 : 1;
   }
   stdout.write(header(view, running ? `running (pid ${running.pid}, port ${running.port})` : `not running; last status from ${recorded.time}`));
-  const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'CONVERGED', 'NODE', 'ERROR']];
+  const rows = [['CLUSTER', 'POOL', 'MACHINE', 'ADDRESS', 'STATE', 'AGENT', 'GENERATION', 'COMMIT', 'CONVERGED', 'NODE', 'ERROR']];
   for (const c of view.clusters) {
     for (const n of c.nodes) {
       const k = n.kubernetes;
       const nodeState = k ? `${k.ready ? 'Ready' : 'NotReady'}${k.unschedulable ? ',cordoned' : ''} ${k.version}` : '-';
       const generation = n.observedGeneration === null ? '-' : `${n.observedGeneration}/${n.desiredGeneration}`;
-      rows.push([c.name, n.pool, n.name, n.address || '-', n.machine, n.agent, generation, n.converged ? 'yes' : 'no', nodeState, n.lastError.split('\n')[0] ?? '']);
+      // The commit the node's state came from: which nodes a rollout has reached (herd status --commit lists them).
+      rows.push([c.name, n.pool, n.name, n.address || '-', n.machine, n.agent, generation, n.commit.slice(0, 12) || '-', n.converged ? 'yes' : 'no', nodeState,
+        n.lastError.split('\n')[0] ?? '']);
     }
-    if (c.nodes.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', 'no', '-', c.reason]);
+    if (c.nodes.length === 0) rows.push([c.name, '-', '-', '-', '-', '-', '-', '-', 'no', '-', c.reason]);
   }
   stdout.write(columns(rows));
   for (const c of view.clusters) {
