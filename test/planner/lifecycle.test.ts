@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from '@herd/api';
 import { CONTROL_PLANE_POOL, planCluster, type ClusterObservation, type ClusterPlan, type MemberObservation } from '@herd/planner';
-import { ago, cluster, describe, m, world } from './worlds.js';
+import { ago, cluster, describe, m, NOW, world } from './worlds.js';
 
 // One table per rule group (docs/lifecycle-rules.md names each case). A case is a small world:
 // the cluster's spec, its members in a compact notation, and the exact plan expected.
@@ -93,7 +93,7 @@ table('rule 4, bootstrap', [
   { name: 'before init a surplus machine simply goes, newest first (no cluster to drain it from)',
     observed: { initialized: false, api: undefined },
     members: [m('cp1', { node: false, agent: 'unconverged' }), m('w1', { node: false }), m('w2', { node: false }), m('w3', { node: false }), m('x1', { node: false, pool: 'gone' })],
-    actions: ['remove w3 (scale-down)', 'remove x1 (pool-removed)'], holds: ["waiting for a control-plane machine's agent"] },
+    actions: ['remove w3 (scale-down)'], holds: ["waiting for a control-plane machine's agent", '1 more disruptive action(s) wait: one node is disrupted at a time'] },
 ]);
 
 table('rule 5, joins', [
@@ -118,9 +118,9 @@ table('rule 6, disruption budget', [
   { name: 'maxUnavailable 1: one reboot at a time',
     members: [m('cp1'), m('w1', { reboot: true }), m('w2', { reboot: true })],
     actions: ['reboot w1'], holds: ['workers: 1 disruptive action(s) wait: disruption budget of pool workers used (maxUnavailable 1, 0 disrupted)'] },
-  { name: 'maxUnavailable 50% of 4 workers: two at a time',
+  { name: 'maxUnavailable 50% of 4 workers: the budget admits two (rule 14 then starts one)',
     cluster: fourWorkers('  upgrade: { maxUnavailable: 50% }\n'), members: [m('cp1'), m('w1', { reboot: true }), m('w2', { reboot: true }), m('w3', { reboot: true }), m('w4')],
-    actions: ['reboot w1', 'reboot w2'], holds: ['workers: 1 disruptive action(s) wait'] },
+    actions: ['reboot w1'], holds: ['workers: 1 disruptive action(s) wait', '1 more disruptive action(s) wait: one node is disrupted at a time'] },
   { name: 'a percentage rounds down but allows one (25% of 2)',
     cluster: cluster({ extra: '  upgrade: { maxUnavailable: 25% }\n' }), members: [m('cp1'), m('w1', { reboot: true }), m('w2', { reboot: true })],
     actions: ['reboot w1'], holds: ['maxUnavailable 1'] },
@@ -191,10 +191,10 @@ table('rule 9, reboots', [
     cluster: cluster({ version: '1.34.5' }), observed: { api: { healthy: true, version: 'v1.34.5' } },
     members: [m('cp1', { v: 'v1.34.5' }), m('w1', { reboot: true, v: 'v1.34.5' }), m('w2')],
     actions: ['upgrade w2 node v1.34.5'], holds: ['workers: 1 disruptive action(s) wait'] },
-  { name: 'workers of different pools reboot together, each within its own budget',
+  { name: 'workers of different pools: each pool\'s budget admits one (rule 14 then starts one)',
     cluster: cluster({ pools: '{ name: workers, replicas: 2 }, { name: db, replicas: 2 }' }),
     members: [m('cp1'), m('w1', { reboot: true }), m('w2', { reboot: true }), m('d1', { pool: 'db', reboot: true }), m('d2', { pool: 'db' })],
-    actions: ['reboot w1', 'reboot d1'], holds: ['workers: 1 disruptive action(s) wait'] },
+    actions: ['reboot w1'], holds: ['workers: 1 disruptive action(s) wait', '1 more disruptive action(s) wait: one node is disrupted at a time'] },
 ]);
 
 table('rule 10, scale-down', [
@@ -266,4 +266,18 @@ table('rule 13, outdated machines', [
   { name: 'refusal: without maxSurge, the next waits until the replacement serves',
     members: [m('cp1'), m('w2', { outdated: true }), m('w3', { node: false })],
     actions: ['join w3'], holds: ['workers: 1 disruptive action(s) wait: disruption budget of pool workers used (maxUnavailable 1, 1 disrupted)'] },
+]);
+
+table('rule 14, what starts now', [
+  { name: 'another coordinator holds the lease: only machines are created, everything else waits',
+    cluster: cluster({ workers: 3, extra: '  upgrade: { maxUnavailable: 2 }\n' }), members: [m('cp1'), m('w1', { reboot: true }), m('w2')],
+    observed: { leaseHeldElsewhere: 'herd-b' },
+    actions: ['create workers'], holds: ["another coordinator (herd-b) holds the cluster's lease: 1 action(s) wait"] },
+  { name: 'a failed action\'s pause: no disruptive action starts before it is over, the rest does',
+    cluster: cluster({ extra: '  upgrade: { maxUnavailable: 2 }\n' }), members: [m('cp1'), m('w1', { reboot: true }), m('w2', { cordoned: 'herd' })],
+    observed: { retryAfter: NOW + 30_000 },
+    actions: ['uncordon w2'], holds: ['1 disruptive action(s) wait until 2026-03-01T12:00:30.000Z: a failed one is retried after a pause'] },
+  { name: 'the pause over, the disruptive action starts',
+    members: [m('cp1'), m('w1', { reboot: true }), m('w2')], observed: { retryAfter: NOW - 1 },
+    actions: ['reboot w1'] },
 ]);

@@ -242,8 +242,8 @@ test("another coordinator's unexpired lease holds everything", async (t) => {
   const w = await upgradeWorld(t);
   w.kube.held = { holder: 'coordinator-b', expiresAt: Date.parse('2026-03-01T12:00:30Z'), annotations: {} };
   const plan = await w.round();
-  assert.deepEqual(actions(plan), ['upgrade w1'], 'the planner alone would upgrade');
-  assert.equal(holds(plan)[0], "another coordinator (coordinator-b) holds the cluster's lease");
+  assert.deepEqual(actions(plan), [], 'the planner starts nothing while another coordinator holds the lease');
+  assert.equal(holds(plan)[0], "another coordinator (coordinator-b) holds the cluster's lease: 1 action(s) wait");
   w.log.length = 0;
   w.lifecycle.start(w.cluster, w.machines, plan);
   assert.deepEqual(w.lifecycle.status().running, []);

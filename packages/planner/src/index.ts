@@ -5,4 +5,4 @@ export * from './lifecycle/types.js';
 export { isDisruptive, planCluster } from './lifecycle/plan.js';
 export { budgetOf, disruptedIn, remediationPaused, unhealthyReason, type PoolState } from './lifecycle/world.js';
 export { majority, normaliseVersion, policyOf, type LifecyclePolicy, type PoolLimits } from './lifecycle/policy.js';
-export { forecastCluster, startNow, type Forecast, type ForecastAction, type ForecastOptions, type ForecastStep } from './lifecycle/forecast.js';
+export { forecastCluster, type Forecast, type ForecastAction, type ForecastOptions, type ForecastStep } from './lifecycle/forecast.js';

@@ -33,7 +33,6 @@ export interface PlanWorld {
   apiAnswered: boolean;
   agents: PlanCluster['observed']['agents'];
   kube?: KubeClient;
-  leaseHeldElsewhere?: string;
 }
 
 /** The cluster as a round of the coordinator would observe it now. */
@@ -48,7 +47,7 @@ export async function observeForPlan(input: PlanWorldInput): Promise<PlanWorld> 
   });
   return {
     observation, apiAnswered: Boolean(view.api), agents: input.agents,
-    ...(input.kube ? { kube: input.kube } : {}), ...(view.leaseHeldElsewhere ? { leaseHeldElsewhere: view.leaseHeldElsewhere } : {}),
+    ...(input.kube ? { kube: input.kube } : {}),
   };
 }
 
@@ -66,7 +65,6 @@ export async function planForCluster(input: PlanClusterInput): Promise<PlanClust
   const { world, cluster } = input;
   const observed = world.observation;
   const forecast = forecastCluster(cluster, observed, { newMachineName: input.newMachineName });
-  const lease: Hold[] = world.leaseHeldElsewhere ? [{ reason: `another coordinator (${world.leaseHeldElsewhere}) holds the cluster's lease: it acts, not this one` }] : [];
   const previews = new Map<string, Promise<DrainPreview | undefined>>();
   const preview = (machine: string) => {
     if (!previews.has(machine)) previews.set(machine, world.kube ? world.kube.previewDrain(machine).catch(() => undefined) : Promise.resolve(undefined));
@@ -84,7 +82,7 @@ export async function planForCluster(input: PlanClusterInput): Promise<PlanClust
     specChanges: input.inForce ? specChanges(input.inForce, cluster) : [],
     observed: { at: new Date(observed.now).toISOString(), agents: world.agents, kubernetesApi: world.apiAnswered, machines: observed.members.length },
     steps,
-    remaining: [...lease, ...forecast.remaining].map(holdOf),
+    remaining: forecast.remaining.map(holdOf),
     truncated: forecast.truncated,
     estimateSeconds: steps.length ? total : 0,
     error: null,

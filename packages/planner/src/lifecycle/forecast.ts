@@ -1,24 +1,14 @@
 /**
  * What a commit will make herd do, in order: the planner is asked again and again, each
- * time about the world as it will be once the actions herd would start now are done. It is
- * the planner herd runs (planCluster) and the executor's own choice of what starts together
- * (startNow); what is simulated is only the world's answer to an action that succeeds. So
- * `herd plan` cannot invent an order `herd up` would not follow.
+ * time about the world as it will be once the actions it says may start now are done. It is
+ * the planner herd runs (planCluster), which also decides what starts together; what is
+ * simulated is only the world's answer to an action that succeeds. So `herd plan` cannot
+ * invent an order `herd up` would not follow.
  */
 import type { Cluster } from '@herd/api';
-import { isDisruptive, planCluster } from './plan.js';
+import { planCluster } from './plan.js';
 import { normaliseVersion, policyOf } from './policy.js';
 import type { ClusterAction, ClusterObservation, Hold, MemberObservation } from './types.js';
-
-/**
- * Of a plan's actions, those herd starts at once: every action that disrupts nothing, and
- * the first disruptive one (one node disrupted at a time, which every budget allows) unless
- * a failed one is still in its pause before a retry.
- */
-export function startNow(actions: readonly ClusterAction[], retryable = true): ClusterAction[] {
-  const disruptive = actions.filter(isDisruptive);
-  return [...actions.filter((a) => !isDisruptive(a)), ...(retryable ? disruptive.slice(0, 1) : [])];
-}
 
 /** A planned action; a create names the machine it will make. */
 export type ForecastAction = Exclude<ClusterAction, { type: 'create' }> | (Extract<ClusterAction, { type: 'create' }> & { machine: string });
@@ -49,10 +39,12 @@ export interface ForecastOptions {
 export function forecastCluster(cluster: Cluster, observed: ClusterObservation, options: ForecastOptions): Forecast {
   const steps: ForecastStep[] = [];
   const taken = new Set(observed.members.map((m) => m.machine));
-  let world = structuredClone(observed);
+  // A failed action's pause before its retry is over by the time the forecast gets there.
+  const { retryAfter: _, ...now } = structuredClone(observed);
+  let world: ClusterObservation = now;
   for (let i = 0; i < (options.maxSteps ?? 200); i++) {
     const plan = planCluster(cluster, world);
-    const actions = startNow(plan.actions);
+    const { actions } = plan;
     if (!actions.length) return { steps, remaining: plan.holds, truncated: false };
     const named = actions.map((a): ForecastAction => (a.type === 'create' ? { ...a, machine: nameFor(a.pool) } : a));
     steps.push({ actions: named, holds: plan.holds, world });

@@ -17,6 +17,36 @@ interface Candidate { action: DisruptiveAction; cost: number }
 interface Change { action: ClusterAction; subject: string; cost: number; refusal: () => string | undefined }
 
 export function planCluster(cluster: Cluster, observed: ClusterObservation): ClusterPlan {
+  return startable(wanted(cluster, observed), observed);
+}
+
+/**
+ * Rule 14, what may start now of what the rules want: nothing but creates while another
+ * coordinator holds the cluster's lease; one disruptive action at a time (the lease records
+ * one action), and none while a failed one waits out its pause before a retry.
+ */
+function startable(plan: ClusterPlan, observed: ClusterObservation): ClusterPlan {
+  const { actions, holds } = plan;
+  if (observed.leaseHeldElsewhere) {
+    const waiting = actions.filter((a) => a.type !== 'create').length;
+    return {
+      actions: actions.filter((a) => a.type === 'create'),
+      holds: [{ reason: `another coordinator (${observed.leaseHeldElsewhere}) holds the cluster's lease${waiting ? `: ${waiting} action(s) wait` : ''}` }, ...holds],
+    };
+  }
+  const disruptive = actions.filter(isDisruptive);
+  const paused = observed.retryAfter !== undefined && observed.now < observed.retryAfter;
+  const admitted = paused ? [] : disruptive.slice(0, 1);
+  if (paused && disruptive.length) {
+    holds.push({ reason: `${disruptive.length} disruptive action(s) wait until ${new Date(observed.retryAfter!).toISOString()}: a failed one is retried after a pause` });
+  } else if (disruptive.length > 1) {
+    holds.push({ reason: `${disruptive.length - 1} more disruptive action(s) wait: one node is disrupted at a time (the lease records one action)` });
+  }
+  return { actions: actions.filter((a) => !isDisruptive(a) || admitted.includes(a)), holds };
+}
+
+/** What the rules want done now, before rule 14 (startable) picks what may start. */
+function wanted(cluster: Cluster, observed: ClusterObservation): ClusterPlan {
   const world = worldOf(cluster, observed);
   const holds: Hold[] = [];
   if (world.halted) {

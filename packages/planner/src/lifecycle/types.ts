@@ -83,6 +83,10 @@ export interface ClusterObservation {
   etcdMembers?: string[];
   inProgress?: InProgress;
   halted?: Halted;
+  /** Another coordinator holds the cluster's lease and it has not expired: this one only creates machines. */
+  leaseHeldElsewhere?: string;
+  /** A disruptive action failed: none starts before this time (ms since the epoch). */
+  retryAfter?: number;
 }
 
 /** Actions that take a node out of service for a while: each counts against the disruption budget. */
@@ -115,7 +119,7 @@ export interface Hold {
 }
 
 export interface ClusterPlan {
-  /** Everything here may run now, at the same time; the executor plans again once they are done. */
+  /** Everything here may start now, at the same time (rule 14 included); the executor plans again once they are done. */
   actions: ClusterAction[];
   holds: Hold[];
 }

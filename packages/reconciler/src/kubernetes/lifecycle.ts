@@ -16,7 +16,7 @@ import {
   initConfiguration, joinConfiguration, kubeVersion, newCertificateKey, newVrrpPassword, upgradeConfiguration,
   DEFAULT_PLATFORM, type ClusterConfig, type ControlPlaneEndpoint, type Platform,
 } from '@herd/kubeadm';
-import { isDisruptive, planCluster, startNow, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type MemberObservation } from '@herd/planner';
+import { isDisruptive, planCluster, type ClusterAction, type ClusterObservation, type ClusterPlan, type DisruptiveAction, type MemberObservation } from '@herd/planner';
 import { decodeOutputs, encodeArgs, operationDeadlineMs, type NodeSession, type OperationArgs, type OperationKind, type OperationOutputs } from '@herd/proto';
 import { LABEL, type Machine, type Provider } from '@herd/provider';
 import { parseDuration, type Clock, type Logger } from '@herd/sys';
@@ -149,9 +149,10 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
       cluster, machines, sessions: this.options.agents.sessions(cluster.metadata.name), view: this.view,
       initialized: Boolean(this.kube), ...(etcdMembers ? { etcdMembers } : {}),
       assignedVersion: (m) => this.versions(m).kubelet, now: this.options.clock.now(),
+      // A failed remove or reboot is tried again after a pause, not in a tight loop.
+      ...(this.failedAt ? { retryAfter: this.failedAt + MINUTE } : {}),
     });
     const plan = planCluster(cluster, observation);
-    if (this.view.leaseHeldElsewhere) plan.holds.unshift({ reason: `another coordinator (${this.view.leaseHeldElsewhere}) holds the cluster's lease` });
     this.lastPlan = plan;
     this.lastObservation = observation;
     this.plannedAt = this.finished;
@@ -159,17 +160,15 @@ export class ClusterLifecycle extends EventEmitter<{ done: []; action: ActionEve
   }
 
   /**
-   * Starts the plan's actions in the background unless earlier ones still run, those
-   * startNow picks (`herd plan` forecasts with the same choice). Creates are the caller's
-   * (it runs them within the round).
+   * Starts the plan's actions in the background unless earlier ones still run: the planner
+   * said they may all start now (`herd plan` forecasts with the same plans). Creates are the
+   * caller's (it runs them within the round).
    */
   start(cluster: Cluster, machines: Machine[], plan: ClusterPlan): void {
     // A plan made while earlier actions ran is stale once they finished: the next round plans again.
-    if (this.running || this.view.leaseHeldElsewhere || !this.lastObservation || this.plannedAt !== this.finished) return;
+    if (this.running || !this.lastObservation || this.plannedAt !== this.finished) return;
     const observation = this.lastObservation;
-    // A failed remove or reboot is tried again after a pause, not in a tight loop.
-    const retryable = this.options.clock.now() - this.failedAt > MINUTE;
-    const chosen = startNow(plan.actions.filter((a) => a.type !== 'create'), retryable);
+    const chosen = plan.actions.filter((a) => a.type !== 'create');
     if (!chosen.length) return;
     this.runningActions = chosen;
     this.running = Promise.all(chosen.map((action) => this.execute(cluster, machines, observation, action)))

@@ -106,6 +106,7 @@ export function observeCluster(input: ObserveInput): ClusterObservation {
     ...(input.etcdMembers ? { etcdMembers: input.etcdMembers } : {}),
     ...(view.inProgress ? { inProgress: view.inProgress } : {}),
     ...(view.halted ? { halted: view.halted } : {}),
+    ...(view.leaseHeldElsewhere ? { leaseHeldElsewhere: view.leaseHeldElsewhere } : {}),
   };
 }
 
