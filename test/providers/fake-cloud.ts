@@ -29,6 +29,8 @@ export class FakeCloud {
   readonly machines = new Map<string, CloudMachine>();
   private next = 1;
   private readonly dirs: string[] = [];
+  /** Agents still enrolling. */
+  readonly starting = new Set<Promise<unknown>>();
   constructor(readonly quota = 50) {}
 
   provider(): Provider {
@@ -62,7 +64,16 @@ export class FakeCloud {
         const entry = cloud.machines.get(name);
         if (!entry) throw new MachineNotFoundError(name);
         if (entry.agent) return;
-        entry.agent = await cloud.startAgent(install);
+        // Awaited by close(): an agent still enrolling would write into a directory being removed.
+        const starting = cloud.startAgent(install);
+        cloud.starting.add(starting);
+        try {
+          entry.agent = await starting;
+        } finally {
+          cloud.starting.delete(starting);
+        }
+        // Deleted while its agent enrolled: nothing would stop that agent later.
+        if (cloud.machines.get(name) !== entry) await entry.agent.stop();
       },
       async coordinatorHost() { return '127.0.0.1'; },
       async close() {},
@@ -91,6 +102,7 @@ export class FakeCloud {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.starting]);
     for (const m of this.machines.values()) await m.agent?.stop();
     for (const d of this.dirs) await rm(d, { recursive: true, force: true });
   }
