@@ -6,9 +6,9 @@ import { KubeClient, parseKubeconfig } from '@herd/kube';
 import { LABEL } from '@herd/provider';
 import type { NodeSession } from '@herd/proto';
 import { observeForPlan, planForCluster, type FleetStatus, type PlanWorldInput } from '@herd/reconciler';
-import { createLogger, formatDuration, nodeFileSystem, UsageError } from '@herd/sys';
+import { createLogger, formatDuration, nodeFileSystem, processAlive, UsageError } from '@herd/sys';
 import { defineCommand, outputFormat, outputOption, type CommandContext } from '../command.js';
-import { defaultStateDir, ProviderPool, readJson, readStatusFile, repositoryReader, runningCoordinator, STATE_FILES, type CoordinatorRecord } from '../fleet.js';
+import { defaultStateDir, ProviderPool, readJson, readStatusFile, repositoryReader, STATE_FILES, type CoordinatorRecord } from '../fleet.js';
 
 export const planCommand = defineCommand({
   name: 'plan',
@@ -66,8 +66,9 @@ interface Context {
 
 /** Observes each cluster the way a round does (read-only), then plans it. */
 async function observeAndPlan(clusters: Cluster[], ctx: Context): Promise<PlanCluster[]> {
-  const running = ctx.hasState ? await runningCoordinator(ctx.stateDir) : undefined;
+  // Read once: its holder names this state directory's coordinator in the lease, alive or not.
   const record = ctx.hasState ? await readJson<CoordinatorRecord>(join(ctx.stateDir, STATE_FILES.coordinator)) : undefined;
+  const running = record && processAlive(record.pid) ? record : undefined;
   let live: NodeSession[] | undefined;
   if (running) {
     const admin = await connectAdmin({ address: running.address, store: directoryStore(ctx.stateDir, nodeFileSystem()) });
